@@ -1,0 +1,81 @@
+// The caching allocator shared by the CPU and CUDA backends, and the CPU instance of it.
+#include "tensor/allocator.hpp"
+
+#include <cstdlib>
+#include <new>
+
+namespace ddpm {
+
+size_t CachingAllocator::round_size(size_t nbytes) {
+  if (nbytes == 0) nbytes = 1;
+  size_t unit = nbytes <= (size_t(1) << 20) ? 512 : (size_t(2) << 20);
+  return (nbytes + unit - 1) / unit * unit;
+}
+
+CachingAllocator::~CachingAllocator() {
+  // The process is ending; give cached blocks back. Live blocks belong to their tensors.
+  for (auto& kv : free_blocks_) raw_free_(kv.second);
+}
+
+void* CachingAllocator::allocate(size_t nbytes) {
+  size_t size = round_size(nbytes);
+  std::lock_guard<std::mutex> lock(mutex_);
+  void* p = nullptr;
+  auto it = free_blocks_.lower_bound(size);
+  if (it != free_blocks_.end() && it->first <= 2 * size) {
+    p = it->second;
+    size = it->first;
+    stats_.cached_bytes -= size;
+    free_blocks_.erase(it);
+  } else {
+    p = raw_alloc_(size);
+    if (!p && !free_blocks_.empty()) {  // out of memory: return the cache to the system, retry
+      for (auto& kv : free_blocks_) raw_free_(kv.second);
+      free_blocks_.clear();
+      stats_.cached_bytes = 0;
+      p = raw_alloc_(size);
+    }
+    if (!p) throw std::bad_alloc();
+    stats_.system_allocations += 1;
+  }
+  live_blocks_[p] = size;
+  stats_.allocated_bytes += size;
+  if (stats_.allocated_bytes > stats_.peak_allocated_bytes) stats_.peak_allocated_bytes = stats_.allocated_bytes;
+  return p;
+}
+
+void CachingAllocator::deallocate(void* ptr) {
+  if (!ptr) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = live_blocks_.find(ptr);
+  if (it == live_blocks_.end()) return;  // not ours; never happens through Storage
+  size_t size = it->second;
+  live_blocks_.erase(it);
+  stats_.allocated_bytes -= size;
+  stats_.cached_bytes += size;
+  free_blocks_.emplace(size, ptr);
+}
+
+void CachingAllocator::empty_cache() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto& kv : free_blocks_) raw_free_(kv.second);
+  free_blocks_.clear();
+  stats_.cached_bytes = 0;
+}
+
+AllocatorStats CachingAllocator::stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return stats_;
+}
+
+namespace {
+void* host_alloc(size_t n) { return std::aligned_alloc(64, (n + 63) / 64 * 64); }
+void host_free(void* p) { std::free(p); }
+}  // namespace
+
+Allocator& cpu_allocator() {
+  static CachingAllocator* alloc = new CachingAllocator(host_alloc, host_free);  // never destroyed:
+  return *alloc;  // tensors in static objects may outlive any destruction order we could pick
+}
+
+}  // namespace ddpm
