@@ -1,0 +1,48 @@
+// The device registry: the CPU backend is always there, the CUDA one registers itself when linked.
+#include "tensor/backend.hpp"
+
+#include <stdexcept>
+
+#include "tensor/device.hpp"
+#include "tensor/macros.hpp"
+
+namespace ddpm {
+
+namespace {
+Backend* g_cuda_backend = nullptr;
+int (*g_cuda_device_count)() = nullptr;
+}  // namespace
+
+void register_cuda_backend(Backend* b, int (*device_count)()) {
+  g_cuda_backend = b;
+  g_cuda_device_count = device_count;
+}
+
+bool cuda_is_available() {
+  static const bool available = g_cuda_device_count && g_cuda_device_count() > 0;
+  return available;
+}
+
+Backend& backend(Device device) {
+  if (device.is_cpu()) return cpu_backend();
+  if (!g_cuda_backend)
+    throw std::runtime_error("device cuda: this build of ddpmcpp has no CUDA backend (configure with -DDDPM_CUDA=ON where nvcc is installed)");
+  if (!cuda_is_available())
+    throw std::runtime_error("device cuda: no CUDA GPU is visible (check nvidia-smi and CUDA_VISIBLE_DEVICES), use device cpu");
+  DDPM_CHECK(device.index == 0, "device ", device.str(), ": only cuda:0 is supported for now");
+  return *g_cuda_backend;
+}
+
+Device Device::parse(const std::string& s) {
+  if (s == "cpu") return cpu();
+  if (s == "cuda") return cuda(0);
+  if (s.rfind("cuda:", 0) == 0) {
+    std::string idx = s.substr(5);
+    bool digits = !idx.empty() && idx.find_first_not_of("0123456789") == std::string::npos;
+    DDPM_CHECK(digits, "device: cannot parse '", s, "', expected cpu, cuda or cuda:N");
+    return cuda(std::stoi(idx));
+  }
+  throw std::invalid_argument(::ddpm::str("device: cannot parse '", s, "', expected cpu, cuda or cuda:N"));
+}
+
+}  // namespace ddpm
