@@ -80,7 +80,8 @@ class Tensor {
   // All elements in row-major order, converted to T, copied to the host.
   template <typename T> std::vector<T> to_vector() const;
 
-  // Conversions and copies. They return *this unchanged when there is nothing to do.
+  // Conversions and copies. They return *this unchanged when there is nothing to do. The results
+  // are cut from the autograd graph: use ddpm::to / contiguous / clone (autograd.hpp) to record.
   Tensor to(Device device) const;
   Tensor to(DType dtype) const;
   Tensor cpu() const { return to(Device::cpu()); }
