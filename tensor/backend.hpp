@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "tensor/device.hpp"
 #include "tensor/dtype.hpp"
@@ -33,6 +34,21 @@ struct GemmArgs {
   const void* b = nullptr; int64_t ldb = 0, stride_b = 0; bool trans_b = false;
   void* c = nullptr; int64_t ldc = 0, stride_c = 0;
   double alpha = 1.0, beta = 0.0;
+};
+
+// The geometry of a 2-D convolution over [B, C, H, W] with a kh x kw kernel (dilation 1).
+// out_h = (H + 2 pad_h - kh) / stride_h + 1, likewise out_w.
+struct ConvGeometry {
+  int64_t batch = 0, channels = 0, height = 0, width = 0;
+  int64_t kh = 1, kw = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
+  int64_t out_h = 0, out_w = 0;
+};
+
+// Hyper-parameters of one AdamW step (Loshchilov & Hutter), bias corrections already computed:
+// m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p -= lr (wd p + (m / bc1) / (sqrt(v / bc2) + eps)).
+struct AdamWStep {
+  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
+  double bias_correction1 = 1.0, bias_correction2 = 1.0;  // 1 - beta^t
 };
 
 class Backend {
@@ -78,6 +94,32 @@ class Backend {
 
   // Fills a contiguous out with philox_sample(dist, seed, offset, k, a, b) for each element k.
   virtual void random(Distribution dist, TensorRef out, uint64_t seed, uint64_t offset, double a, double b) = 0;
+
+  // ---- Neural-network kernels (nn issue). A device that lacks one throws a clear error. --------
+  // cols [B, C*kh*kw, out_h*out_w] from image [B, C, H, W] (both contiguous; zero padding).
+  virtual void im2col(TensorRef cols, TensorRef image, const ConvGeometry& g);
+  // The adjoint: image [B, C, H, W] = the sum of every column entry that came from each pixel
+  // (overwrites image).
+  virtual void col2im(TensorRef image, TensorRef cols, const ConvGeometry& g);
+  // Group norm over x [B, C, HW] contiguous in G groups: y = (x - mean) * rstd * weight[c] + bias[c],
+  // mean and rstd [B, G] saved for backward. weight/bias have data == nullptr when not affine.
+  // (Layer norm over rows of N is the case B = rows, C = N, HW = 1, G = 1.)
+  virtual void group_norm_forward(TensorRef y, TensorRef mean, TensorRef rstd, TensorRef x, TensorRef weight,
+                                  TensorRef bias, int64_t groups, double eps);
+  // dx [B, C, HW]; dweight, dbias [C] (data == nullptr when not wanted), overwritten.
+  virtual void group_norm_backward(TensorRef dx, TensorRef dweight, TensorRef dbias, TensorRef dy, TensorRef x,
+                                   TensorRef mean, TensorRef rstd, TensorRef weight, int64_t groups);
+  // One AdamW step over many parameters at once (all contiguous, float32 or float64, same dtype;
+  // list i's param, grad, m, v have equal numel). One launch on the GPU, not one per tensor.
+  virtual void adamw_step(const std::vector<TensorRef>& params, const std::vector<TensorRef>& grads,
+                          const std::vector<TensorRef>& m, const std::vector<TensorRef>& v, const AdamWStep& step);
+  // ema = decay * ema + (1 - decay) * param for every pair, in one pass.
+  virtual void ema_update(const std::vector<TensorRef>& ema, const std::vector<TensorRef>& params, double decay);
+  // out[0] (float64, one element) = sum over all tensors of sum(x^2): for gradient clipping.
+  virtual void sum_of_squares(TensorRef out, const std::vector<TensorRef>& tensors);
+
+ protected:
+  [[noreturn]] void missing(const char* kernel) const;
 };
 
 Backend& backend(Device device);
