@@ -20,7 +20,7 @@ enum class BinaryOp {
 
 enum class ReduceOp { Sum, Mean, Max, Min, ArgMax, ArgMin, Var };
 
-inline bool is_comparison(BinaryOp op) { return op >= BinaryOp::Eq; }
+DDPM_HD bool is_comparison(BinaryOp op) { return op >= BinaryOp::Eq; }
 const char* unary_name(UnaryOp op);
 const char* binary_name(BinaryOp op);
 const char* reduce_name(ReduceOp op);
