@@ -39,6 +39,7 @@ Tensor linspace(double start, double end, int64_t steps, TensorOptions opts) {
   // Fill from both ends so the last value is exactly `end`, as torch.linspace does.
   for (int64_t i = 0; i < steps; ++i)
     v[size_t(i)] = i < steps / 2 ? start + delta * double(i) : end - delta * double(steps - 1 - i);
+  if (steps == 1) v[0] = start;
   return from_host_doubles(v, {steps}, opts);
 }
 

@@ -46,6 +46,8 @@ Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {
   std::vector<Tensor> parts;
   for (size_t i = 0; i < tensors.size(); ++i) {
     check_defined("stack", tensors[i], "a tensor");
+    check_same_device("stack", tensors[0], tensors[i]);
+    check_same_dtype("stack", tensors[0], tensors[i]);
     DDPM_CHECK(tensors[i].shape() == tensors[0].shape(), "stack: tensor ", i, " has shape ",
                shape_str(tensors[i].shape()), ", expected ", shape_str(tensors[0].shape()), " like tensor 0");
     parts.push_back(unsqueeze(tensors[i], d));

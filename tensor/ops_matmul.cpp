@@ -50,7 +50,13 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   DDPM_CHECK(b.size(-2) == k, "matmul: inner dims differ: ", shape_str(a_in.shape()), " @ ", shape_str(b_in.shape()),
              " (", k, " vs ", b.size(-2), ")");
   Shape a_batch(a.shape().begin(), a.shape().end() - 2), b_batch(b.shape().begin(), b.shape().end() - 2);
-  Shape batch = broadcast_shapes(a_batch, b_batch, "matmul");
+  Shape batch;
+  try {
+    batch = broadcast_shapes(a_batch, b_batch, "matmul");
+  } catch (const std::invalid_argument&) {
+    throw std::invalid_argument(str("matmul: batch dims of ", shape_str(a_in.shape()), " @ ", shape_str(b_in.shape()),
+                                    " do not broadcast (", shape_str(a_batch), " vs ", shape_str(b_batch), ")"));
+  }
   const int64_t nbatch = numel_of(batch);
 
   Shape out_shape = batch;
