@@ -1,0 +1,285 @@
+// Reductions (sum, mean, max, min, argmax, argmin, var) over rows of `inner` elements, and softmax.
+// The front end permutes the reduced dims to the end, so output o reduces elements [o*inner, (o+1)*inner).
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "tensor/cpu/cpu_kernels.hpp"
+#include "tensor/cpu/cpu_loops.hpp"
+
+namespace ddpm::cpu {
+namespace {
+
+// Sums accumulate in double for float32 (and float64), in int64 for ints.
+template <typename T>
+using Acc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
+
+// Rows longer than this are summed in fixed blocks (see block_sums).
+constexpr int64_t kSumBlock = 16384;
+
+// One row of a contiguous input: n elements from p.
+template <typename T>
+struct ContiguousRow {
+  const T* p;
+  int64_t n;
+  template <typename F> void each(const F& f) const {
+    for (int64_t r = 0; r < n; ++r) f(p[r]);
+  }
+};
+
+// One row of a strided input, starting where `start` stands. each() may run more than once (var
+// makes two passes); it leaves *cursor at the start of the next row. It goes run by run along the
+// input's last dim, so the inner loop is a plain strided one.
+template <typename T>
+struct StridedRow {
+  const T* data;
+  int64_t n;
+  Walker<1> start;
+  Walker<1>* cursor;
+  template <typename F> void each(const F& f) const {
+    Walker<1> w = start;
+    const int last = w.s->ndim - 1;
+    const int64_t step = w.s->strides[0][last];
+    for (int64_t done = 0; done < n;) {
+      const int64_t len = std::min(w.s->sizes[last] - w.index[last], n - done);
+      const T* p = data + w.offset[0];
+      for (int64_t r = 0; r < len; ++r) f(p[r * step]);
+      w.advance(len);
+      done += len;
+    }
+    *cursor = w;
+  }
+};
+
+// out[o] = reduce_row(row o) for every row, rows split across threads.
+template <typename T, typename O, typename F>
+void reduce_rows(TensorRef out, TensorRef in, int64_t inner, const F& reduce_row) {
+  O* po = static_cast<O*>(out.data) + out.layout.offset;
+  const T* pi = static_cast<const T*>(in.data);
+  const int64_t outer = out.layout.numel();
+  if (inner == 0) {  // only sum gets here: every output is the empty sum
+    for (int64_t o = 0; o < outer; ++o) po[o] = reduce_row(ContiguousRow<T>{pi, 0});
+    return;
+  }
+  Strided<1> s = coalesce(make_strided<1>({&in.layout}));
+  const int64_t grain = std::max<int64_t>(1, kParallelGrain / inner);
+  if (s.contiguous()) {
+    pi += s.base[0];
+    parallel_for(outer, grain, [&](int64_t begin, int64_t end) {
+      for (int64_t o = begin; o < end; ++o) po[o] = reduce_row(ContiguousRow<T>{pi + o * inner, inner});
+    });
+  } else {
+    parallel_for(outer, grain, [&](int64_t begin, int64_t end) {
+      Walker<1> w(s, begin * inner);  // rows are consecutive in row-major order: one walker per thread
+      for (int64_t o = begin; o < end; ++o) po[o] = reduce_row(StridedRow<T>{pi, inner, w, &w});
+    });
+  }
+}
+
+// The sums of term(row, x) over each row, for rows longer than kSumBlock. Each row is cut into
+// fixed blocks summed in parallel, then the block sums are added in order: the result does not
+// depend on the thread count, and the blocking keeps the rounding error small too.
+template <typename T, typename F>
+std::vector<Acc<T>> block_sums(TensorRef in, int64_t outer, int64_t inner, const F& term) {
+  Strided<1> s = coalesce(make_strided<1>({&in.layout}));
+  const T* p = static_cast<const T*>(in.data);
+  const int64_t blocks = (inner + kSumBlock - 1) / kSumBlock;
+  std::vector<Acc<T>> partial(size_t(outer * blocks));
+  parallel_for(outer * blocks, 2, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t row = t / blocks, first = row * inner + (t % blocks) * kSumBlock;
+      const int64_t len = std::min(kSumBlock, (row + 1) * inner - first);
+      Acc<T> acc = 0;
+      if (s.contiguous()) {
+        for (int64_t r = 0; r < len; ++r) acc += term(row, p[s.base[0] + first + r]);
+      } else {
+        Walker<1> w(s, first);
+        for (int64_t r = 0; r < len; ++r, w.next()) acc += term(row, p[w.offset[0]]);
+      }
+      partial[size_t(t)] = acc;
+    }
+  });
+  std::vector<Acc<T>> sums(size_t(outer), Acc<T>(0));
+  for (int64_t row = 0; row < outer; ++row)
+    for (int64_t b = 0; b < blocks; ++b) sums[size_t(row)] += partial[size_t(row * blocks + b)];
+  return sums;
+}
+
+// Sum, mean and var of long rows, through block_sums (var: two passes, mean then squared deviations).
+template <typename T, typename O>
+void reduce_long_rows(ReduceOp op, TensorRef out, TensorRef in, int64_t inner, int64_t correction) {
+  O* po = static_cast<O*>(out.data) + out.layout.offset;
+  const int64_t outer = out.layout.numel();
+  std::vector<Acc<T>> sums = block_sums<T>(in, outer, inner, [](int64_t, T x) { return Acc<T>(x); });
+  if (op == ReduceOp::Sum) {
+    for (int64_t o = 0; o < outer; ++o) po[o] = convert<O>(sums[size_t(o)]);
+    return;
+  }
+  std::vector<double> mean(static_cast<size_t>(outer));
+  for (int64_t o = 0; o < outer; ++o) mean[size_t(o)] = double(sums[size_t(o)]) / double(inner);
+  if (op == ReduceOp::Mean) {
+    for (int64_t o = 0; o < outer; ++o) po[o] = convert<O>(mean[size_t(o)]);
+    return;
+  }
+  if constexpr (std::is_floating_point_v<T>) {  // var (floats only)
+    std::vector<double> squares = block_sums<T>(in, outer, inner, [&mean](int64_t row, T x) {
+      double d = double(x) - mean[size_t(row)];
+      return d * d;
+    });
+    const double denom = double(std::max<int64_t>(inner - correction, 0));
+    for (int64_t o = 0; o < outer; ++o) po[o] = convert<O>(squares[size_t(o)] / denom);
+  }
+}
+
+// The row reducer of argmax / argmin. The first occurrence wins (strict comparison), and the first
+// NaN counts as the extreme, as it does for max.
+template <typename T, typename O, typename Better>
+auto arg_reducer(Better better) {
+  return [better](const auto& row) {
+    T best{};
+    int64_t best_r = 0, r = 0;
+    row.each([&](T x) {
+      if (r == 0 || (!is_nan(best) && (better(x, best) || is_nan(x)))) {
+        best = x;
+        best_r = r;
+      }
+      ++r;
+    });
+    return convert<O>(best_r);
+  };
+}
+
+template <typename T, typename O>
+void reduce_typed(ReduceOp op, TensorRef out, TensorRef in, int64_t inner, int64_t correction) {
+  const bool summing = op == ReduceOp::Sum || op == ReduceOp::Mean || op == ReduceOp::Var;
+  if (summing && inner > kSumBlock) return reduce_long_rows<T, O>(op, out, in, inner, correction);
+
+  const bool floating = std::is_floating_point_v<T>;
+  // The identity of max / min: -inf and +inf for floats (so rows of -inf give -inf), else the limits.
+  const T lowest = floating ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest();
+  const T highest = floating ? std::numeric_limits<T>::infinity() : std::numeric_limits<T>::max();
+
+  switch (op) {
+    case ReduceOp::Sum:
+      return reduce_rows<T, O>(out, in, inner, [](const auto& row) {
+        Acc<T> acc = 0;
+        row.each([&acc](T x) { acc += Acc<T>(x); });
+        return convert<O>(acc);
+      });
+    case ReduceOp::Mean:
+      return reduce_rows<T, O>(out, in, inner, [inner](const auto& row) {
+        Acc<T> acc = 0;
+        row.each([&acc](T x) { acc += Acc<T>(x); });
+        return convert<O>(double(acc) / double(inner));
+      });
+    case ReduceOp::Max:  // a NaN wins: once m is NaN, nothing compares greater
+      return reduce_rows<T, O>(out, in, inner, [lowest](const auto& row) {
+        T m = lowest;
+        row.each([&m](T x) { if (x > m || is_nan(x)) m = x; });
+        return convert<O>(m);
+      });
+    case ReduceOp::Min:
+      return reduce_rows<T, O>(out, in, inner, [highest](const auto& row) {
+        T m = highest;
+        row.each([&m](T x) { if (x < m || is_nan(x)) m = x; });
+        return convert<O>(m);
+      });
+    case ReduceOp::ArgMax:
+      return reduce_rows<T, O>(out, in, inner, arg_reducer<T, O>([](T x, T best) { return x > best; }));
+    case ReduceOp::ArgMin:
+      return reduce_rows<T, O>(out, in, inner, arg_reducer<T, O>([](T x, T best) { return x < best; }));
+    case ReduceOp::Var:  // two passes: the mean, then the squared deviations from it
+      return reduce_rows<T, O>(out, in, inner, [inner, correction](const auto& row) {
+        double sum = 0;
+        row.each([&sum](T x) { sum += double(x); });
+        const double mean = sum / double(inner);
+        double squares = 0;
+        row.each([&squares, mean](T x) {
+          double d = double(x) - mean;
+          squares += d * d;
+        });
+        return convert<O>(squares / double(std::max<int64_t>(inner - correction, 0)));
+      });
+  }
+}
+
+// Softmax of one row; x and y may be the same array. Computed in double, so that for float32 the
+// subtraction x - max and the sum lose nothing: the result is within about 1e-7 of the exact value.
+template <typename T>
+void softmax_row(const T* x, T* y, int64_t n, bool log) {
+  double mx = -std::numeric_limits<double>::infinity();
+  for (int64_t r = 0; r < n; ++r) mx = std::max(mx, double(x[r]));
+  double sum = 0;
+  if (log) {
+    for (int64_t r = 0; r < n; ++r) sum += std::exp(double(x[r]) - mx);
+    const double log_sum = std::log(sum);
+    for (int64_t r = 0; r < n; ++r) y[r] = T(double(x[r]) - mx - log_sum);
+  } else {
+    for (int64_t r = 0; r < n; ++r) {
+      double e = std::exp(double(x[r]) - mx);
+      y[r] = T(e);
+      sum += e;
+    }
+    const double inv = 1.0 / sum;
+    for (int64_t r = 0; r < n; ++r) y[r] = T(double(y[r]) * inv);
+  }
+}
+
+template <typename T>
+void softmax_typed(TensorRef out, TensorRef in, int64_t inner, bool log) {
+  Strided<1> so = coalesce(make_strided<1>({&out.layout}));
+  Strided<1> si = coalesce(make_strided<1>({&in.layout}));
+  T* po = static_cast<T*>(out.data);
+  const T* pi = static_cast<const T*>(in.data);
+  const int64_t rows = in.layout.numel() / inner;
+  const int64_t grain = std::max<int64_t>(1, kParallelGrain / 8 / inner);  // exp costs ~8 adds
+  if (so.contiguous() && si.contiguous()) {
+    po += so.base[0];
+    pi += si.base[0];
+    parallel_for(rows, grain, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) softmax_row(pi + r * inner, po + r * inner, inner, log);
+    });
+  } else {
+    // Strided rows (softmax over a dim that is not last in memory): copy each row into a buffer,
+    // work there, copy it back.
+    parallel_for(rows, grain, [&](int64_t begin, int64_t end) {
+      std::vector<T> buf(static_cast<size_t>(inner));
+      Walker<1> wi(si, begin * inner), wo(so, begin * inner);
+      for (int64_t r = begin; r < end; ++r) {
+        for (int64_t k = 0; k < inner; ++k, wi.next()) buf[size_t(k)] = pi[wi.offset[0]];
+        softmax_row(buf.data(), buf.data(), inner, log);
+        for (int64_t k = 0; k < inner; ++k, wo.next()) po[wo.offset[0]] = buf[size_t(k)];
+      }
+    });
+  }
+}
+
+}  // namespace
+
+void reduce(ReduceOp op, TensorRef out, TensorRef in, int64_t inner, int64_t correction) {
+  const char* name = reduce_name(op);
+  const bool arg = op == ReduceOp::ArgMax || op == ReduceOp::ArgMin;
+  if (op == ReduceOp::Mean || op == ReduceOp::Var)
+    DDPM_CHECK(is_compute(in.dtype), name, ": dtype ", dtype_name(in.dtype),
+               " is not supported, expected float32 or float64");
+  DDPM_CHECK(inner > 0 || op == ReduceOp::Sum, name, ": cannot reduce over zero elements");
+  if (arg)
+    DDPM_CHECK(out.dtype == DType::Int64, name, ": output is ", dtype_name(out.dtype), ", expected int64");
+  else
+    DDPM_CHECK(out.dtype == in.dtype || (is_integral(in.dtype) && out.dtype == DType::Int64), name,
+               ": output is ", dtype_name(out.dtype), ", expected ", dtype_name(in.dtype));
+  if (out.layout.numel() == 0) return;
+  DDPM_DISPATCH_NUMERIC(in.dtype, name, {
+    if (out.dtype == in.dtype) reduce_typed<scalar_t, scalar_t>(op, out, in, inner, correction);
+    else reduce_typed<scalar_t, int64_t>(op, out, in, inner, correction);
+  });
+}
+
+void softmax(TensorRef out, TensorRef in, int64_t inner, bool log) {
+  const char* name = log ? "log_softmax" : "softmax";
+  if (inner <= 0 || in.layout.numel() == 0) return;
+  DDPM_DISPATCH_FLOAT(in.dtype, name, softmax_typed<scalar_t>(out, in, inner, log));
+}
+
+}  // namespace ddpm::cpu
