@@ -46,7 +46,8 @@ class Tensor {
   // A view sharing `storage`.
   static Tensor view_of(std::shared_ptr<Storage> storage, const Shape& shape, const Shape& strides,
                         int64_t offset, DType dtype);
-  // Copies host data of the matching C++ type into a new tensor.
+  // Copies host data of the matching C++ type into a new tensor. T is float, double, int32_t,
+  // int64_t, bfloat16 or float16 (std::vector<bool> has no contiguous data: build masks with ops).
   template <typename T>
   static Tensor from_vector(const std::vector<T>& data, const Shape& shape, Device device = Device::cpu());
 
@@ -77,7 +78,8 @@ class Tensor {
   // The single value of a one-element tensor, converted to double (syncs with the device).
   double item() const;
   template <typename T> T item() const { return static_cast<T>(item()); }
-  // All elements in row-major order, converted to T, copied to the host.
+  // All elements in row-major order, converted to T, copied to the host (T as for from_vector;
+  // bool tensors convert to any of them).
   template <typename T> std::vector<T> to_vector() const;
 
   // Conversions and copies. They return *this unchanged when there is nothing to do. The results
