@@ -1,6 +1,9 @@
 // Batched GEMM through Eigen: each batch's matrices are mapped in place (no copies), row-major with
 // a leading dimension, and a transposed operand is the transpose of a map of its stored shape.
+// g++ 12 reports false -Wmaybe-uninitialized warnings inside Eigen's AVX-512 GEMM kernels.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <Eigen/Core>
+#include <algorithm>
 
 #include "tensor/cpu/cpu_kernels.hpp"
 #include "tensor/cpu/cpu_loops.hpp"
@@ -42,7 +45,9 @@ void gemm_typed(const GemmArgs& g) {
   };
 
   if (g.batch > 1 && (g.batch >= max_threads() || g.m * g.n * g.k < kSmallGemm)) {
-    parallel_for(g.batch, 1, [&](int64_t begin, int64_t end) {
+    // Threads only pay off with enough work each: tiny batched products stay on one thread.
+    const int64_t work = std::max<int64_t>(1, g.m * g.n * g.k);
+    parallel_for(g.batch, std::max<int64_t>(1, kParallelGrain / work), [&](int64_t begin, int64_t end) {
       for (int64_t b = begin; b < end; ++b) one_batch(b);  // Eigen stays on this thread in here
     });
   } else {
