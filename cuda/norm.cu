@@ -13,6 +13,7 @@
 #include "cuda/cuda_context.hpp"
 #include "cuda/kernels.hpp"
 #include "tensor/allocator.hpp"
+#include "tensor/norm_args.hpp"
 #include "tensor/norm_math.hpp"
 
 namespace ddpm::gpu {
@@ -165,29 +166,14 @@ __global__ void weight_grads_kernel(T* dweight, T* dbias, const double* dy_xhat,
 }
 
 // ---- host side ----------------------------------------------------------------------------------
-struct NormShape {
-  int64_t batch, channels, hw, groups, cg, n;  // n = cg * hw elements per group
-};
-
-NormShape norm_shape(const char* op, TensorRef x, int64_t groups) {
-  const Layout& l = x.layout;
-  DDPM_CHECK(l.ndim == 3 && l.contiguous, op, ": x must be a contiguous [B, C, HW] tensor");
-  DDPM_CHECK(groups > 0 && l.sizes[1] % groups == 0, op, ": ", l.sizes[1], " channels do not split into ",
-             groups, " groups");
-  const NormShape s{l.sizes[0], l.sizes[1], l.sizes[2], groups, l.sizes[1] / groups, l.sizes[1] / groups * l.sizes[2]};
+// The shared checks, plus the limits of the kernels' 32-bit indexing.
+void check_cuda_limits(const char* op, const NormShape& s) {
   DDPM_CHECK(s.n <= std::numeric_limits<int32_t>::max(), op, ": a group of ", s.n,
              " elements is too large for the CUDA kernel (at most 2^31 - 1)");
   DDPM_CHECK(s.batch * s.groups <= std::numeric_limits<int32_t>::max(), op, ": ", s.batch * s.groups,
              " groups are too many for one CUDA grid");
   DDPM_CHECK(s.channels <= std::numeric_limits<int32_t>::max(), op, ": ", s.channels,
              " channels are too many for the CUDA kernel (at most 2^31 - 1)");
-  return s;
-}
-
-void check_same(const char* op, TensorRef x, TensorRef t, const char* name, int64_t numel) {
-  DDPM_CHECK(t.dtype == x.dtype, op, ": ", name, " is ", dtype_name(t.dtype), ", x is ", dtype_name(x.dtype));
-  DDPM_CHECK(t.layout.contiguous && t.layout.numel() == numel, op, ": ", name, " must be contiguous with ",
-             numel, " elements");
 }
 
 // A tensor's first element, or nullptr for an absent (non-affine) weight or bias.
@@ -262,12 +248,8 @@ void backward_typed(TensorRef dx, TensorRef dweight, TensorRef dbias, TensorRef 
 void group_norm_forward(TensorRef y, TensorRef mean, TensorRef rstd, TensorRef x, TensorRef weight, TensorRef bias,
                         int64_t groups, double eps) {
   const char* op = "cuda group_norm";
-  const NormShape s = norm_shape(op, x, groups);
-  check_same(op, x, y, "y", x.layout.numel());
-  check_same(op, x, mean, "mean", s.batch * groups);
-  check_same(op, x, rstd, "rstd", s.batch * groups);
-  if (weight.data) check_same(op, x, weight, "weight", s.channels);
-  if (bias.data) check_same(op, x, bias, "bias", s.channels);
+  const NormShape s = check_group_norm_forward(op, y, mean, rstd, x, weight, bias, groups);
+  check_cuda_limits(op, s);
   if (x.layout.numel() == 0) return;
   DDPM_DISPATCH_FLOAT(x.dtype, op, forward_typed<scalar_t>(y, mean, rstd, x, weight, bias, s, eps));
 }
@@ -275,14 +257,8 @@ void group_norm_forward(TensorRef y, TensorRef mean, TensorRef rstd, TensorRef x
 void group_norm_backward(TensorRef dx, TensorRef dweight, TensorRef dbias, TensorRef dy, TensorRef x,
                          TensorRef mean, TensorRef rstd, TensorRef weight, int64_t groups) {
   const char* op = "cuda group_norm backward";
-  const NormShape s = norm_shape(op, x, groups);
-  check_same(op, x, dx, "dx", x.layout.numel());
-  check_same(op, x, dy, "dy", x.layout.numel());
-  check_same(op, x, mean, "mean", s.batch * groups);
-  check_same(op, x, rstd, "rstd", s.batch * groups);
-  if (weight.data) check_same(op, x, weight, "weight", s.channels);
-  if (dweight.data) check_same(op, x, dweight, "dweight", s.channels);
-  if (dbias.data) check_same(op, x, dbias, "dbias", s.channels);
+  const NormShape s = check_group_norm_backward(op, dx, dweight, dbias, dy, x, mean, rstd, weight, groups);
+  check_cuda_limits(op, s);
   DDPM_CHECK(x.layout.numel() > 0, op, ": x has no elements");
   DDPM_DISPATCH_FLOAT(x.dtype, op, backward_typed<scalar_t>(dx, dweight, dbias, dy, x, mean, rstd, weight, s));
 }

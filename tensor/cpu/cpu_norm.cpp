@@ -7,29 +7,11 @@
 
 #include "tensor/cpu/cpu_kernels.hpp"
 #include "tensor/cpu/cpu_loops.hpp"
+#include "tensor/norm_args.hpp"
 #include "tensor/norm_math.hpp"
 
 namespace ddpm::cpu {
 namespace {
-
-struct NormShape {
-  int64_t batch, channels, hw, groups, cg, n;  // n = cg * hw elements per group
-};
-
-NormShape norm_shape(const char* op, TensorRef x, int64_t groups) {
-  const Layout& l = x.layout;
-  DDPM_CHECK(l.ndim == 3 && l.contiguous, op, ": x must be a contiguous [B, C, HW] tensor");
-  DDPM_CHECK(groups > 0 && l.sizes[1] % groups == 0, op, ": ", l.sizes[1], " channels do not split into ",
-             groups, " groups");
-  const int64_t cg = l.sizes[1] / groups;
-  return {l.sizes[0], l.sizes[1], l.sizes[2], groups, cg, cg * l.sizes[2]};
-}
-
-void check_same(const char* op, TensorRef x, TensorRef t, const char* name, int64_t numel) {
-  DDPM_CHECK(t.dtype == x.dtype, op, ": ", name, " is ", dtype_name(t.dtype), ", x is ", dtype_name(x.dtype));
-  DDPM_CHECK(t.layout.contiguous && t.layout.numel() == numel, op, ": ", name, " must be contiguous with ",
-             numel, " elements");
-}
 
 // A tensor's first element, or nullptr for an absent (non-affine) weight or bias.
 template <typename T>
@@ -152,26 +134,14 @@ void backward_typed(TensorRef dx_ref, TensorRef dw_ref, TensorRef db_ref, Tensor
 void group_norm_forward(TensorRef y, TensorRef mean, TensorRef rstd, TensorRef x, TensorRef weight, TensorRef bias,
                         int64_t groups, double eps) {
   const char* op = "group_norm";
-  const NormShape s = norm_shape(op, x, groups);
-  check_same(op, x, y, "y", x.layout.numel());
-  check_same(op, x, mean, "mean", s.batch * groups);
-  check_same(op, x, rstd, "rstd", s.batch * groups);
-  if (weight.data) check_same(op, x, weight, "weight", s.channels);
-  if (bias.data) check_same(op, x, bias, "bias", s.channels);
+  const NormShape s = check_group_norm_forward(op, y, mean, rstd, x, weight, bias, groups);
   DDPM_DISPATCH_FLOAT(x.dtype, op, forward_typed<scalar_t>(y, mean, rstd, x, weight, bias, s, eps));
 }
 
 void group_norm_backward(TensorRef dx, TensorRef dweight, TensorRef dbias, TensorRef dy, TensorRef x,
                          TensorRef mean, TensorRef rstd, TensorRef weight, int64_t groups) {
   const char* op = "group_norm backward";
-  const NormShape s = norm_shape(op, x, groups);
-  check_same(op, x, dx, "dx", x.layout.numel());
-  check_same(op, x, dy, "dy", x.layout.numel());
-  check_same(op, x, mean, "mean", s.batch * groups);
-  check_same(op, x, rstd, "rstd", s.batch * groups);
-  if (weight.data) check_same(op, x, weight, "weight", s.channels);
-  if (dweight.data) check_same(op, x, dweight, "dweight", s.channels);
-  if (dbias.data) check_same(op, x, dbias, "dbias", s.channels);
+  const NormShape s = check_group_norm_backward(op, dx, dweight, dbias, dy, x, mean, rstd, weight, groups);
   DDPM_DISPATCH_FLOAT(x.dtype, op, backward_typed<scalar_t>(dx, dweight, dbias, dy, x, mean, rstd, weight, s));
 }
 
