@@ -1,0 +1,304 @@
+// The DDPM U-Net (unet-spec.md): its configuration and presets, the time embedding, the ResBlock,
+// and the down / mid / up assembly with the skip stack.
+#include "diffusion/unet.hpp"
+
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+
+#include "nn/init.hpp"
+
+namespace ddpm {
+
+// ---- configuration -----------------------------------------------------------------------------
+
+namespace {
+
+int64_t groups_for(const UNetConfig& c, int64_t channels) { return std::min(c.groups, channels); }
+
+std::string join(const std::vector<int64_t>& v) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
+  return s;
+}
+
+std::vector<int64_t> split_ints(const std::string& key, const std::string& s) {
+  std::vector<int64_t> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    try {
+      size_t used = 0;
+      out.push_back(std::stoll(item, &used));
+      if (used != item.size()) throw std::invalid_argument("trailing characters");
+    } catch (const std::exception&) {
+      throw std::invalid_argument("UNetConfig: metadata " + key + " = '" + s + "' is not a list of integers");
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void UNetConfig::validate() const {
+  auto fail = [](const std::string& what) { throw std::invalid_argument("UNetConfig: " + what); };
+  if (in_channels < 1) fail("in_channels is " + std::to_string(in_channels) + ", expected >= 1");
+  if (ch < 1 || ch % 2 != 0 || ch < 4) fail("ch is " + std::to_string(ch) + ", expected an even number >= 4");
+  if (ch_mult.empty()) fail("ch_mult is empty, expected at least one level");
+  for (int64_t m : ch_mult)
+    if (m < 1) fail("ch_mult has " + std::to_string(m) + ", expected every multiplier >= 1");
+  if (num_res_blocks < 1) fail("num_res_blocks is " + std::to_string(num_res_blocks) + ", expected >= 1");
+  if (groups < 1) fail("groups is " + std::to_string(groups) + ", expected >= 1");
+  if (!(dropout >= 0.0 && dropout < 1.0)) fail("dropout is " + std::to_string(dropout) + ", expected in [0, 1)");
+  const int64_t halvings = int64_t(ch_mult.size()) - 1;
+  if (resolution < 1 || resolution % (int64_t(1) << halvings) != 0)
+    fail("resolution " + std::to_string(resolution) + " is not divisible by 2^" + std::to_string(halvings) +
+         " (one halving per level after the first)");
+  if (upsample != "nearest" && upsample != "transposed")
+    fail("upsample is '" + upsample + "', expected nearest or transposed");
+  std::vector<int64_t> widths = {ch};
+  for (int64_t m : ch_mult) widths.push_back(ch * m);
+  for (int64_t w : widths)
+    if (w % std::min(groups, w) != 0)
+      fail(std::to_string(w) + " channels do not split into " + std::to_string(std::min(groups, w)) + " groups");
+}
+
+std::map<std::string, std::string> UNetConfig::to_metadata() const {
+  std::ostringstream drop;
+  drop.precision(17);
+  drop << dropout;
+  return {{"unet.in_channels", std::to_string(in_channels)},
+          {"unet.ch", std::to_string(ch)},
+          {"unet.ch_mult", join(ch_mult)},
+          {"unet.num_res_blocks", std::to_string(num_res_blocks)},
+          {"unet.attn_resolutions", join(attn_resolutions)},
+          {"unet.groups", std::to_string(groups)},
+          {"unet.dropout", drop.str()},
+          {"unet.resolution", std::to_string(resolution)},
+          {"unet.upsample", upsample}};
+}
+
+UNetConfig UNetConfig::from_metadata(const std::map<std::string, std::string>& m) {
+  auto get = [&](const std::string& key) {
+    auto it = m.find(key);
+    if (it == m.end()) throw std::invalid_argument("UNetConfig: the checkpoint metadata has no " + key);
+    return it->second;
+  };
+  auto get_int = [&](const std::string& key) {
+    std::vector<int64_t> v = split_ints(key, get(key));
+    if (v.size() != 1) throw std::invalid_argument("UNetConfig: metadata " + key + " is not one integer");
+    return v[0];
+  };
+  UNetConfig c;
+  c.in_channels = get_int("unet.in_channels");
+  c.ch = get_int("unet.ch");
+  c.ch_mult = split_ints("unet.ch_mult", get("unet.ch_mult"));
+  c.num_res_blocks = get_int("unet.num_res_blocks");
+  c.attn_resolutions = split_ints("unet.attn_resolutions", get("unet.attn_resolutions"));
+  c.groups = get_int("unet.groups");
+  try {
+    c.dropout = std::stod(get("unet.dropout"));
+  } catch (const std::logic_error&) {
+    throw std::invalid_argument("UNetConfig: metadata unet.dropout = '" + get("unet.dropout") + "' is not a number");
+  }
+  c.resolution = get_int("unet.resolution");
+  c.upsample = get("unet.upsample");
+  c.validate();
+  return c;
+}
+
+std::vector<std::string> unet_preset_names() { return {"tiny", "small", "cifar10"}; }
+
+UNetConfig unet_preset(const std::string& name) {
+  UNetConfig c;
+  if (name == "tiny") {  // the CPU demo: 267,313 parameters
+    c.in_channels = 1, c.ch = 16, c.ch_mult = {1, 2, 2}, c.num_res_blocks = 1, c.attn_resolutions = {};
+    c.groups = 8, c.dropout = 0.0;
+  } else if (name == "small") {  // 1,623,169 parameters
+    c.in_channels = 1, c.ch = 32, c.ch_mult = {1, 2, 2}, c.num_res_blocks = 2, c.attn_resolutions = {16};
+    c.groups = 32, c.dropout = 0.1;
+  } else if (name == "cifar10") {  // the paper's CIFAR-10 model: 35,746,307 parameters
+    c.in_channels = 3, c.ch = 128, c.ch_mult = {1, 2, 2, 2}, c.num_res_blocks = 2, c.attn_resolutions = {16};
+    c.groups = 32, c.dropout = 0.1;
+  } else {
+    std::string known;
+    for (const std::string& n : unet_preset_names()) known += (known.empty() ? "" : ", ") + n;
+    throw std::invalid_argument("unknown U-Net preset '" + name + "', expected one of: " + known);
+  }
+  c.resolution = 32;
+  return c;
+}
+
+// ---- blocks ------------------------------------------------------------------------------------
+
+Tensor timestep_embedding(const Tensor& t, int64_t dim, DType dtype) {
+  DDPM_CHECK(t.dim() == 1, "timestep_embedding: t has shape ", shape_str(t.shape()), ", expected [B]");
+  DDPM_CHECK(dim >= 4 && dim % 2 == 0, "timestep_embedding: dim is ", dim, ", expected an even number >= 4");
+  const int64_t half = dim / 2;
+  std::vector<double> freq(half);
+  for (int64_t i = 0; i < half; ++i) freq[i] = std::exp(-std::log(10000.0) * double(i) / double(half - 1));
+  // [B, 1] * [1, half] -> [B, half]
+  Tensor args = ops::mul(ops::unsqueeze(t.to(dtype), 1),
+                         Tensor::from_vector(freq, {1, half}).to(dtype).to(t.device()));
+  return ops::cat({ops::sin(args), ops::cos(args)}, 1);
+}
+
+ResBlock::ResBlock(int64_t cin, int64_t cout, int64_t temb_channels, int64_t groups, double dropout,
+                   Generator* gen) {
+  norm1 = register_module("norm1", std::make_shared<GroupNorm>(std::min(groups, cin), cin));
+  conv1 = register_module("conv1", std::make_shared<Conv2d>(cin, cout, 3, 1, 1, true, gen));
+  temb = register_module("temb", std::make_shared<Linear>(temb_channels, cout, true, gen));
+  norm2 = register_module("norm2", std::make_shared<GroupNorm>(std::min(groups, cout), cout));
+  drop = register_module("dropout", std::make_shared<Dropout>(dropout, gen));
+  conv2 = register_module("conv2", std::make_shared<Conv2d>(cout, cout, 3, 1, 1, true, gen));
+  if (cin != cout) skip = register_module("skip", std::make_shared<Conv2d>(cin, cout, 1, 1, 0, true, gen));
+}
+
+Tensor ResBlock::forward(const Tensor& x, const Tensor& temb_in) {
+  Tensor h = conv1->forward(silu(norm1->forward(x)));
+  // temb: [B, 4ch] -> [B, cout, 1, 1], broadcast over H, W
+  Tensor t = temb->forward(silu(temb_in));
+  h = h + reshape(t, {t.size(0), t.size(1), 1, 1});
+  h = conv2->forward(drop->forward(silu(norm2->forward(h))));
+  return (skip ? skip->forward(x) : x) + h;
+}
+
+Tensor UNetEntry::forward(const Tensor& h, const Tensor& temb) {
+  if (downsample) return downsample->forward(h);
+  if (upsample) {
+    if (auto transposed = std::dynamic_pointer_cast<ConvTranspose2d>(upsample)) return transposed->forward(h);
+    return upsample->forward(upsample_nearest2d(h, 2));
+  }
+  Tensor out = res->forward(h, temb);
+  return attn ? attn->forward(out) : out;
+}
+
+// ---- the network -------------------------------------------------------------------------------
+
+namespace {
+
+// The paper's init: fan-average uniform weights (scale 1, or 0 for the last layer of a residual
+// branch, so that the branch starts as the identity) and zero biases.
+void init_layer(const Tensor& weight, const Tensor& bias, Generator* gen, bool zero = false) {
+  if (zero) init::zeros_(weight);
+  else init::fan_avg_uniform_(weight, 1.0, gen);
+  if (bias.defined()) init::zeros_(bias);
+}
+
+bool contains(const std::vector<int64_t>& v, int64_t x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+
+}  // namespace
+
+UNet::UNet(const UNetConfig& c, Generator* gen) : config(c) {
+  config.validate();
+  const int64_t ch = c.ch, temb_ch = 4 * ch;
+  temb1_ = register_module("temb1", std::make_shared<Linear>(ch, temb_ch, true, gen));
+  temb2_ = register_module("temb2", std::make_shared<Linear>(temb_ch, temb_ch, true, gen));
+  conv_in_ = register_module("conv_in", std::make_shared<Conv2d>(c.in_channels, ch, 3, 1, 1, true, gen));
+
+  auto res_entry = [&](int64_t cin, int64_t cout, int64_t res) {
+    auto e = std::make_shared<UNetEntry>();
+    e->res = e->register_module("res", std::make_shared<ResBlock>(cin, cout, temb_ch, c.groups, c.dropout, gen));
+    if (contains(c.attn_resolutions, res))
+      e->attn = e->register_module("attn", std::make_shared<SelfAttention2d>(cout, std::min(c.groups, cout), gen));
+    return e;
+  };
+
+  // down: the channels of every entry's output, which the up path takes back off the skip stack
+  down_ = register_module("down", std::make_shared<ModuleList>());
+  std::vector<int64_t> skip_channels = {ch};
+  int64_t cur = ch, res = c.resolution;
+  const int64_t levels = int64_t(c.ch_mult.size());
+  for (int64_t level = 0; level < levels; ++level) {
+    const int64_t out = ch * c.ch_mult[level];
+    for (int64_t i = 0; i < c.num_res_blocks; ++i) {
+      down_entries_.push_back(down_->push_back(res_entry(cur, out, res)));
+      cur = out;
+      skip_channels.push_back(cur);
+    }
+    if (level != levels - 1) {
+      auto e = std::make_shared<UNetEntry>();
+      e->downsample = e->register_module("downsample", std::make_shared<Conv2d>(cur, cur, 3, 2, 1, true, gen));
+      down_entries_.push_back(down_->push_back(e));
+      skip_channels.push_back(cur);
+      res /= 2;
+    }
+  }
+
+  mid1_ = register_module("mid1", std::make_shared<ResBlock>(cur, cur, temb_ch, c.groups, c.dropout, gen));
+  mid_attn_ = register_module("mid_attn", std::make_shared<SelfAttention2d>(cur, std::min(c.groups, cur), gen));
+  mid2_ = register_module("mid2", std::make_shared<ResBlock>(cur, cur, temb_ch, c.groups, c.dropout, gen));
+
+  up_ = register_module("up", std::make_shared<ModuleList>());
+  for (int64_t level = levels - 1; level >= 0; --level) {
+    const int64_t out = ch * c.ch_mult[level];
+    for (int64_t i = 0; i < c.num_res_blocks + 1; ++i) {
+      const int64_t skip = skip_channels.back();
+      skip_channels.pop_back();
+      up_entries_.push_back(up_->push_back(res_entry(cur + skip, out, res)));
+      cur = out;
+    }
+    if (level != 0) {
+      auto e = std::make_shared<UNetEntry>();
+      if (c.upsample == "transposed")
+        e->upsample = e->register_module("upsample", std::make_shared<ConvTranspose2d>(cur, cur, 4, 2, 1, 0, true, gen));
+      else
+        e->upsample = e->register_module("upsample", std::make_shared<Conv2d>(cur, cur, 3, 1, 1, true, gen));
+      up_entries_.push_back(up_->push_back(e));
+      res *= 2;
+    }
+  }
+
+  norm_out_ = register_module("norm_out", std::make_shared<GroupNorm>(groups_for(c, cur), cur));
+  conv_out_ = register_module("conv_out", std::make_shared<Conv2d>(cur, c.in_channels, 3, 1, 1, true, gen));
+
+  // Re-initialize every conv and linear as the paper's code does (the layers came with PyTorch's
+  // default init); GroupNorms keep weight 1 and bias 0.
+  auto init_tree = [&](auto&& self, Module& m) -> void {
+    if (auto* conv = dynamic_cast<Conv2d*>(&m)) init_layer(conv->weight, conv->bias, gen);
+    if (auto* convt = dynamic_cast<ConvTranspose2d*>(&m)) init_layer(convt->weight, convt->bias, gen);
+    if (auto* lin = dynamic_cast<Linear*>(&m)) init_layer(lin->weight, lin->bias, gen);
+    for (const auto& [name, child] : m.named_children()) self(self, *child);
+  };
+  init_tree(init_tree, *this);
+  auto zero_branch_ends = [&](auto&& self, Module& m) -> void {
+    if (auto* rb = dynamic_cast<ResBlock*>(&m)) init_layer(rb->conv2->weight, rb->conv2->bias, gen, true);
+    if (auto* attn = dynamic_cast<SelfAttention2d*>(&m)) init_layer(attn->proj->weight, attn->proj->bias, gen, true);
+    for (const auto& [name, child] : m.named_children()) self(self, *child);
+  };
+  zero_branch_ends(zero_branch_ends, *this);
+  init_layer(conv_out_->weight, conv_out_->bias, gen, true);
+}
+
+Tensor UNet::forward(const Tensor& x, const Tensor& t) {
+  const UNetConfig& c = config;
+  DDPM_CHECK(x.dim() == 4 && x.size(1) == c.in_channels && x.size(2) == c.resolution && x.size(3) == c.resolution,
+             "UNet: x has shape ", shape_str(x.shape()), ", expected [B, ", c.in_channels, ", ", c.resolution, ", ",
+             c.resolution, "]");
+  DDPM_CHECK(t.dim() == 1 && t.size(0) == x.size(0), "UNet: t has shape ", shape_str(t.shape()), ", expected [",
+             x.size(0), "] (one timestep per image)");
+  DDPM_CHECK(t.device() == x.device(), "UNet: t is on ", t.device().str(), " but x is on ", x.device().str());
+
+  // temb: [B, 4ch]
+  Tensor temb = timestep_embedding(t, c.ch, temb1_->weight.dtype());
+  temb = temb2_->forward(silu(temb1_->forward(temb)));
+
+  // down, pushing conv_in's output and every entry's output on the skip stack
+  std::vector<Tensor> skips = {conv_in_->forward(x)};
+  for (const auto& e : down_entries_) skips.push_back(e->forward(skips.back(), temb));
+
+  Tensor h = skips.back();
+  h = mid2_->forward(mid_attn_->forward(mid1_->forward(h, temb)), temb);
+
+  // up: each ResBlock takes cat([h, skip]) on the channel axis
+  for (const auto& e : up_entries_) {
+    if (e->res) {
+      h = cat({h, skips.back()}, 1);
+      skips.pop_back();
+    }
+    h = e->forward(h, temb);
+  }
+  return conv_out_->forward(silu(norm_out_->forward(h)));
+}
+
+}  // namespace ddpm

@@ -1,0 +1,96 @@
+// The DDPM U-Net eps_theta(x_t, t) of Ho et al. 2020, exactly as ../shared/design/unet-spec.md
+// lays it out: the same blocks, parameter names, initialization and presets (tiny, small, cifar10),
+// so that our checkpoints load tensor for tensor into the equivalent PyTorch module.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nn/layers.hpp"
+
+namespace ddpm {
+
+struct UNetConfig {
+  int64_t in_channels = 1;
+  int64_t ch = 16;                          // base channels
+  std::vector<int64_t> ch_mult = {1, 2, 2};  // channels ch * m at each level; the resolution halves per level
+  int64_t num_res_blocks = 1;               // ResBlocks per level going down (one more going up)
+  std::vector<int64_t> attn_resolutions;    // resolutions with an AttnBlock after each ResBlock
+  int64_t groups = 32;                      // GroupNorm groups: min(groups, channels)
+  double dropout = 0.0;
+  int64_t resolution = 32;                  // the image size (square)
+  std::string upsample = "nearest";         // "nearest" (2x nearest, then 3x3 conv) or "transposed"
+
+  // Throws std::invalid_argument naming the first bad field (sizes < 1, resolution not divisible by
+  // 2^(levels-1), channels not divisible by their group count, unknown upsample).
+  void validate() const;
+  // As flat string pairs (the checkpoint's metadata) and back; from_metadata validates.
+  std::map<std::string, std::string> to_metadata() const;
+  static UNetConfig from_metadata(const std::map<std::string, std::string>& metadata);
+};
+
+// The presets of the spec: "tiny" (CPU demo, 267,313 parameters), "small" (1,623,169), "cifar10"
+// (the paper's, 35,746,307). Unknown names throw, listing the known ones.
+UNetConfig unet_preset(const std::string& name);
+std::vector<std::string> unet_preset_names();
+
+// Sinusoidal embedding of the timestep indices. t: [B] (any dtype) -> [B, dim] in `dtype` on t's
+// device: half = dim / 2, freq_i = exp(-ln(10000) i / (half - 1)), [sin(t freq), cos(t freq)] (sin
+// first). dim is even and at least 4.
+Tensor timestep_embedding(const Tensor& t, int64_t dim, DType dtype = DType::Float32);
+
+// ResBlock(cin -> cout) with a time-embedding projection. Children: norm1, conv1, temb, norm2,
+// conv2, skip (1x1 conv, only when cin != cout).
+class ResBlock : public Module {
+ public:
+  ResBlock(int64_t cin, int64_t cout, int64_t temb_channels, int64_t groups, double dropout, Generator* gen);
+  const char* type_name() const override { return "ResBlock"; }
+  // x: [B, cin, H, W], temb: [B, temb_channels] -> [B, cout, H, W]
+  Tensor forward(const Tensor& x, const Tensor& temb);
+
+  std::shared_ptr<GroupNorm> norm1, norm2;
+  std::shared_ptr<Conv2d> conv1, conv2, skip;  // skip null when cin == cout
+  std::shared_ptr<Linear> temb;
+  std::shared_ptr<Dropout> drop;
+};
+
+// One entry of the U-Net's `down` or `up` list: a ResBlock with an optional AttnBlock (children
+// "res", "attn"), or a resampler (child "downsample" or "upsample"), so that the parameter names are
+// the spec's: down.{i}.res.conv1.weight, up.{i}.upsample.weight, ...
+class UNetEntry : public Module {
+ public:
+  const char* type_name() const override { return "UNetEntry"; }
+  // h: [B, C, H, W], temb: [B, 4ch] -> [B, C', H', W']
+  Tensor forward(const Tensor& h, const Tensor& temb);
+
+  std::shared_ptr<ResBlock> res;
+  std::shared_ptr<SelfAttention2d> attn;
+  std::shared_ptr<Conv2d> downsample;  // 3x3, stride 2
+  std::shared_ptr<Module> upsample;    // Conv2d after 2x nearest, or ConvTranspose2d(k=4, s=2, p=1)
+};
+
+class UNet : public Module {
+ public:
+  // Initialized as the paper's code (fan-average uniform, zero biases, zero conv2/proj/conv_out),
+  // from `gen` (null: the default generator).
+  explicit UNet(const UNetConfig& config, Generator* gen = nullptr);
+  const char* type_name() const override { return "UNet"; }
+  // x_t: [B, in_channels, resolution, resolution] float, t: [B] integer timestep indices
+  // (0 .. T-1) -> the network's prediction, [B, in_channels, resolution, resolution].
+  Tensor forward(const Tensor& x, const Tensor& t);
+
+  const UNetConfig config;
+
+ private:
+  std::shared_ptr<Linear> temb1_, temb2_;
+  std::shared_ptr<Conv2d> conv_in_, conv_out_;
+  std::shared_ptr<ModuleList> down_, up_;
+  std::vector<std::shared_ptr<UNetEntry>> down_entries_, up_entries_;
+  std::shared_ptr<ResBlock> mid1_, mid2_;
+  std::shared_ptr<SelfAttention2d> mid_attn_;
+  std::shared_ptr<GroupNorm> norm_out_;
+};
+
+}  // namespace ddpm
