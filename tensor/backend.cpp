@@ -18,10 +18,12 @@ void register_cuda_backend(Backend* b, int (*device_count)()) {
   g_cuda_device_count = device_count;
 }
 
-bool cuda_is_available() {
-  static const bool available = g_cuda_device_count && g_cuda_device_count() > 0;
-  return available;
+int cuda_device_count() {
+  static const int count = g_cuda_device_count ? g_cuda_device_count() : 0;
+  return count;
 }
+
+bool cuda_is_available() { return cuda_device_count() > 0; }
 
 Backend& backend(Device device) {
   if (device.is_cpu()) return cpu_backend();

@@ -24,5 +24,7 @@ struct Device {
 
 // True when this build has the CUDA backend and a GPU is visible at run time.
 bool cuda_is_available();
+// The GPUs visible to this build (0 without the CUDA backend).
+int cuda_device_count();
 
 }  // namespace ddpm

@@ -1,0 +1,126 @@
+// Model checkpoints (sampling) and training states (resuming), both safetensors files.
+#include "diffusion/checkpoint.hpp"
+
+#include <stdexcept>
+
+#include "nn/safetensors.hpp"
+
+namespace ddpm {
+
+namespace {
+
+constexpr const char* kModelFormat = "ddpmcpp-unet";
+constexpr const char* kStateFormat = "ddpmcpp-train-state";
+
+// Rethrows whatever `f` throws as one std::runtime_error that names the file.
+template <typename F>
+auto naming_file(const std::string& path, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    if (what.find(path) != std::string::npos) throw std::runtime_error(what);
+    throw std::runtime_error(path + ": " + what);
+  }
+}
+
+void check_format(const SafetensorsFile& file, const char* format) {
+  auto it = file.metadata.find("format");
+  if (it == file.metadata.end() || it->second != format)
+    throw std::runtime_error(file.path + ": not a " + std::string(format) + " file (metadata format is '" +
+                             (it == file.metadata.end() ? std::string("missing") : it->second) + "')");
+}
+
+// The tensors of `file` whose names start with `prefix`, with the prefix taken off.
+StateDict with_prefix_removed(const SafetensorsFile& file, const std::string& prefix) {
+  StateDict out;
+  for (const auto& [name, tensor] : file.tensors)
+    if (name.compare(0, prefix.size(), prefix) == 0) out.emplace_back(name.substr(prefix.size()), tensor);
+  return out;
+}
+
+void append_prefixed(StateDict& out, const std::string& prefix, const StateDict& state) {
+  for (const auto& [name, tensor] : state) out.emplace_back(prefix + name, tensor);
+}
+
+uint64_t parse_u64(const SafetensorsFile& file, const std::string& key) {
+  auto it = file.metadata.find(key);
+  if (it == file.metadata.end()) throw std::runtime_error(file.path + ": metadata has no " + key);
+  try {
+    size_t used = 0;
+    uint64_t v = std::stoull(it->second, &used);
+    if (used != it->second.size() || it->second[0] == '-') throw std::invalid_argument("");
+    return v;
+  } catch (const std::logic_error&) {
+    throw std::runtime_error(file.path + ": metadata " + key + " = '" + it->second + "' is not an unsigned integer");
+  }
+}
+
+}  // namespace
+
+void save_model_checkpoint(const std::string& path, const UNetConfig& unet, const DiffusionConfig& diffusion,
+                           const StateDict& weights, const std::map<std::string, std::string>& extra) {
+  std::map<std::string, std::string> metadata = extra;
+  for (const auto& kv : unet.to_metadata()) metadata[kv.first] = kv.second;
+  for (const auto& kv : diffusion.to_metadata()) metadata[kv.first] = kv.second;
+  metadata["format"] = kModelFormat;
+  StateDict float32;
+  for (const auto& [name, tensor] : weights) float32.emplace_back(name, tensor.to(DType::Float32));
+  save_safetensors(path, float32, metadata);
+}
+
+ModelCheckpoint load_model_checkpoint(const std::string& path) {
+  return naming_file(path, [&] {
+    SafetensorsFile file = load_safetensors(path);
+    check_format(file, kModelFormat);
+    ModelCheckpoint ckpt;
+    ckpt.unet = UNetConfig::from_metadata(file.metadata);
+    ckpt.diffusion = DiffusionConfig::from_metadata(file.metadata);
+    ckpt.metadata = file.metadata;
+    for (const auto& [name, tensor] : file.tensors) ckpt.weights.emplace_back(name, tensor);
+    // Check the weights against the configuration now, so a bad file fails here and not mid-sampling.
+    UNet probe(ckpt.unet);
+    probe.load_state_dict(ckpt.weights);
+    return ckpt;
+  });
+}
+
+std::shared_ptr<UNet> make_unet(const ModelCheckpoint& checkpoint, Device device) {
+  auto model = std::make_shared<UNet>(checkpoint.unet);
+  model->load_state_dict(checkpoint.weights);
+  model->to(device);
+  model->eval();
+  return model;
+}
+
+void save_training_state(const std::string& path, const TrainingState& state, const Module& model, const EMA& ema,
+                         const AdamW& optimizer) {
+  StateDict tensors;
+  append_prefixed(tensors, "model.", model.state_dict());
+  append_prefixed(tensors, "ema.", ema.state_dict());
+  append_prefixed(tensors, "adamw.", optimizer.state_dict());
+  std::map<std::string, std::string> metadata = state.metadata;
+  metadata["format"] = kStateFormat;
+  metadata["step"] = std::to_string(state.step);
+  metadata["generator.seed"] = std::to_string(state.generator.seed);
+  metadata["generator.offset"] = std::to_string(state.generator.offset);
+  save_safetensors(path, tensors, metadata);
+}
+
+TrainingState load_training_state(const std::string& path, Module& model, EMA& ema, AdamW& optimizer) {
+  return naming_file(path, [&] {
+    SafetensorsFile file = load_safetensors(path);
+    check_format(file, kStateFormat);
+    TrainingState state;
+    state.step = int64_t(parse_u64(file, "step"));
+    state.generator.seed = parse_u64(file, "generator.seed");
+    state.generator.offset = parse_u64(file, "generator.offset");
+    state.metadata = file.metadata;
+    model.load_state_dict(with_prefix_removed(file, "model."));
+    ema.load_state_dict(with_prefix_removed(file, "ema."));
+    optimizer.load_state_dict(with_prefix_removed(file, "adamw."));
+    return state;
+  });
+}
+
+}  // namespace ddpm
