@@ -191,6 +191,18 @@ bool contains(const std::vector<int64_t>& v, int64_t x) { return std::find(v.beg
 
 UNet::UNet(const UNetConfig& c, Generator* gen) : config(c) {
   config.validate();
+  try {
+    build(gen);
+  } catch (const std::invalid_argument& e) {
+    // validate() checks the level widths; the up path's concatenations (h and a skip) can still fail
+    // to split into groups, which the GroupNorm that meets them reports.
+    throw std::invalid_argument(std::string("UNetConfig: ") + e.what() +
+                                " (choose groups that divide every width, including the up path's concatenations)");
+  }
+}
+
+void UNet::build(Generator* gen) {
+  const UNetConfig& c = config;
   const int64_t ch = c.ch, temb_ch = 4 * ch;
   temb1_ = register_module("temb1", std::make_shared<Linear>(ch, temb_ch, true, gen));
   temb2_ = register_module("temb2", std::make_shared<Linear>(temb_ch, temb_ch, true, gen));

@@ -74,7 +74,8 @@ class UNetEntry : public Module {
 class UNet : public Module {
  public:
   // Initialized as the paper's code (fan-average uniform, zero biases, zero conv2/proj/conv_out),
-  // from `gen` (null: the default generator).
+  // from `gen` (null: the default generator). The Dropout layers keep drawing their masks from `gen`,
+  // so it must outlive the model.
   explicit UNet(const UNetConfig& config, Generator* gen = nullptr);
   const char* type_name() const override { return "UNet"; }
   // x_t: [B, in_channels, resolution, resolution] float, t: [B] integer timestep indices
@@ -84,6 +85,8 @@ class UNet : public Module {
   const UNetConfig config;
 
  private:
+  void build(Generator* gen);
+
   std::shared_ptr<Linear> temb1_, temb2_;
   std::shared_ptr<Conv2d> conv_in_, conv_out_;
   std::shared_ptr<ModuleList> down_, up_;

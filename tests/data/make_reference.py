@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Writes tests/data/reference.safetensors: inputs, outputs and gradients computed by PyTorch for the
-nn ops and three AdamW steps. tests/test_nn_reference.cpp compares ours with them, so no test needs
-PyTorch to run (llm.c's test_gpt2 works the same way).
+nn ops, three AdamW steps, the timestep embedding and a small U-Net (built by bench/unet_torch.py).
+tests/test_nn_reference.cpp and tests/test_unet.cpp compare ours with them, so no test needs PyTorch
+to run (llm.c's test_gpt2 works the same way). New cases are appended after the old ones, so that
+what the old ones hold stays byte for byte the same.
 
 Run once, from any directory, with Debian's python3-torch and nothing else, then commit the file:
 
@@ -152,6 +154,113 @@ put("dtypes.bool", torch.tensor([True, False, False, True, True, False]).view(2,
 put("dtypes.scalar_f64", torch.tensor(1.5, dtype=torch.float64))
 put("dtypes.empty_f32", torch.zeros(0, 3, dtype=torch.float32))
 metadata["dtypes"] = "dtypes.<f32|f64|bf16|f16> hold " + ", ".join(str(v) for v in values)
+
+# ---- timestep_embedding: exact (float64) values for a few t and two sizes ----------------------------
+# The U-Net's module is bench/unet_torch.py, the spec's network in plain PyTorch.
+import sys  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
+import unet_torch  # noqa: E402
+
+steps = torch.tensor([0, 1, 3, 17, 250, 517, 999], dtype=torch.int64)
+put("timestep_embedding.t", steps)
+for dim in (16, 128):
+    put(f"timestep_embedding.dim{dim}", unet_torch.timestep_embedding(steps, dim, torch.float64))
+metadata["timestep_embedding"] = ("timestep_embedding.dim<d> = [sin(t freq), cos(t freq)], freq_i = "
+                                  "exp(-ln(10000) i / (d/2 - 1)), of timestep_embedding.t, in float64")
+
+# ---- The U-Net (unet-spec.md): a small configuration with every block type --------------------------
+# At 16x16 with ch_mult (1, 2) and attention at 8: a ResBlock with an identity skip (8 -> 8), a
+# Downsample, a ResBlock with a 1x1 skip and an AttnBlock (8 -> 16), the mid blocks, up ResBlocks on
+# concatenated skips with attention, an Upsample, and the output head. The weights are random, not
+# the zero init, so that every branch matters: conv and linear weights N(0, 1 / fan_in), biases
+# N(0, 0.2^2), GroupNorm weights 1 + N(0, 0.2^2) and biases N(0, 0.2^2), each rounded to float32 and
+# stored as float32 (exact in either dtype, and half the bytes). The network runs in float64: the C++
+# test moves its UNet to float64 and compares to ~1e-10 (and runs it in float32 too, to ~1e-4).
+# Case "unet" upsamples by nearest + conv; "unet_transposed" uses the same parameters except its
+# ConvTranspose2d upsampler's, which it stores (unet_transposed.param.up.2.upsample.*). Gradients
+# (float64) are stored for x, every 1-dim parameter, and the weights in UNET_GRAD_WEIGHTS, which
+# touch every block type, to keep the file small.
+UNET_CONFIG = dict(in_channels=1, ch=8, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=(8,), groups=4,
+                   dropout=0.0, resolution=16)
+# Weights whose gradients are stored (with x's and every 1-dim parameter's): at least one of each
+# block type and position (identity and 1x1 skips, attention in down / mid / up, the resamplers).
+UNET_GRAD_WEIGHTS = ["temb1.weight", "temb2.weight", "conv_in.weight", "down.0.res.conv1.weight",
+                     "down.0.res.temb.weight", "down.0.res.conv2.weight", "down.1.downsample.weight",
+                     "down.2.res.skip.weight", "down.2.attn.qkv.weight", "down.2.attn.proj.weight",
+                     "mid1.temb.weight", "mid_attn.qkv.weight", "up.0.res.skip.weight", "up.1.attn.proj.weight",
+                     "up.2.upsample.weight", "up.3.res.skip.weight", "up.4.res.conv1.weight", "conv_out.weight"]
+unet_gen = torch.Generator().manual_seed(1234)  # independent of the draws above
+
+
+def random_unet_param(name, shape, fan_in):
+    """float64 values that float32 holds exactly (see above)."""
+    z = torch.randn(shape, generator=unet_gen, dtype=torch.float64)
+    if len(shape) > 1:
+        v = z / math.sqrt(fan_in)
+    else:
+        v = (1.0 if name.endswith(".weight") else 0.0) + 0.2 * z  # 1-dim weights are the GroupNorms'
+    return v.float().double()
+
+
+def record_unet(case, model, x, t, cotangent, grads_of):
+    """Stores model(x, t), and the gradients of sum(out * cotangent) w.r.t. x and the params in grads_of."""
+    xl = x.clone().requires_grad_(True)
+    out = model(xl, t)
+    (out * cotangent).sum().backward()
+    put(f"{case}.out", out)
+    put(f"{case}.grad.x", xl.grad)
+    named = dict(model.named_parameters())
+    for name in grads_of:
+        put(f"{case}.grad.{name}", named[name].grad)
+    return out
+
+
+unet = unet_torch.UNet(**UNET_CONFIG, upsample="nearest").double()
+with torch.no_grad():
+    for name, p in unet.named_parameters():
+        fan_in = torch.nn.init._calculate_fan_in_and_fan_out(p)[0] if p.dim() > 1 else 0
+        p.copy_(random_unet_param(name, p.shape, fan_in))
+        put(f"unet.param.{name}", p.float())
+unet_x = torch.randn(2, 1, 16, 16, generator=unet_gen, dtype=torch.float64)
+unet_t = torch.tensor([3, 517], dtype=torch.int64)
+unet_cot = torch.randn(2, 1, 16, 16, generator=unet_gen, dtype=torch.float64)
+put("unet.x", unet_x)
+put("unet.t", unet_t)
+put("unet.cotangent", unet_cot)
+unet_grads = [n for n, p in unet.named_parameters() if p.dim() == 1] + UNET_GRAD_WEIGHTS
+unet_out = record_unet("unet", unet, unet_x, unet_t, unet_cot, unet_grads)
+
+unet_tr = unet_torch.UNet(**UNET_CONFIG, upsample="transposed").double()
+with torch.no_grad():
+    for name, p in unet_tr.named_parameters():
+        if name.startswith("up.2.upsample."):
+            # ConvTranspose2d weight [in, out, 4, 4], stride 2: each output sums in * 2 * 2 products.
+            p.copy_(random_unet_param(name, p.shape, p.shape[0] * 4))
+            put(f"unet_transposed.param.{name}", p.float())
+        else:
+            p.copy_(dict(unet.named_parameters())[name])
+record_unet("unet_transposed", unet_tr, unet_x, unet_t, unet_cot,
+            ["up.2.upsample.weight", "up.2.upsample.bias", "up.3.res.skip.weight", "temb1.weight"])
+metadata["unet"] = json.dumps({**UNET_CONFIG, "ch_mult": list(UNET_CONFIG["ch_mult"]),
+                               "attn_resolutions": list(UNET_CONFIG["attn_resolutions"]),
+                               "upsample": "nearest (unet) / transposed (unet_transposed)",
+                               "layout": "unet.param.<name> (float32 values, run in float64), unet.x, unet.t, "
+                                         "unet.out, unet.cotangent, unet.grad.x and unet.grad.<name> of "
+                                         "sum(out * cotangent)"})
+
+
+def unet_float32_error():
+    """How far a float32 run of the same model (the same parameters, x rounded to float32) is from
+    the float64 reference: printed, so that the C++ float32 test's tolerance sits well above it."""
+    m = unet_torch.UNet(**UNET_CONFIG).float()
+    m.load_state_dict({k: v.float() for k, v in unet.state_dict().items()})
+    out = m(unet_x.float(), unet_t)
+    return ((out.double() - unet_out).abs() / (unet_out.abs() + 1.0)).max().item()
+
+
+print(f"unet: output |out| max {unet_out.abs().max().item():.3f}, float32 run within "
+      f"{unet_float32_error():.1e} of float64")
 
 metadata["generator"] = f"tests/data/make_reference.py with torch {torch.__version__}"
 
