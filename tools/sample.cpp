@@ -40,7 +40,7 @@ int sample_main(int argc, char** argv) {
   // clang-format off
   options.add_options()
     ("checkpoint", "A model.safetensors written by tools/train", cxxopts::value<std::string>())
-    ("n", "Number of images", cxxopts::value<int64_t>()->default_value("64"))
+    ("n,num", "Number of images (also --n)", cxxopts::value<int64_t>()->default_value("64"))
     ("sampler", "ddpm (ancestral, all T steps, Algorithm 2) or ddim (Song et al. 2021, --steps steps)",
        cxxopts::value<std::string>()->default_value("ddpm"))
     ("steps", "DDIM steps S (timesteps round(linspace(0, T-1, S))); ddpm always takes all T",
@@ -61,7 +61,15 @@ int sample_main(int argc, char** argv) {
     ("h,help", "Show this help")
   ;
   // clang-format on
-  cxxopts::ParseResult args = options.parse(argc, argv);
+  // cxxopts takes one-letter names as short options only (-n); accept the spelling --n too.
+  std::vector<std::string> words(argv, argv + argc);
+  std::vector<char*> fixed;
+  for (std::string& w : words) {
+    if (w == "--n") w = "-n";
+    else if (w.rfind("--n=", 0) == 0) w = "--num=" + w.substr(4);
+    fixed.push_back(w.data());
+  }
+  cxxopts::ParseResult args = options.parse(int(fixed.size()), fixed.data());
   if (args.count("help")) {
     std::cout << options.help() << std::endl;
     return 0;
@@ -73,7 +81,7 @@ int sample_main(int argc, char** argv) {
   const std::string sampler = args["sampler"].as<std::string>();
   if (sampler != "ddpm" && sampler != "ddim")
     throw std::invalid_argument("--sampler is '" + sampler + "', expected ddpm or ddim");
-  int64_t n = args["n"].as<int64_t>();
+  int64_t n = args["num"].as<int64_t>();
   if (n < 1) throw std::invalid_argument("--n is " + std::to_string(n) + ", expected >= 1");
   const double eta = args["eta"].as<double>();
   if (!(eta >= 0)) throw std::invalid_argument("--eta is " + std::to_string(eta) + ", expected >= 0");
@@ -96,7 +104,7 @@ int sample_main(int argc, char** argv) {
     x_T = load_npy(args["latents"].as<std::string>());
     const Shape want = {args.count("interpolate") ? x_T.size(0) : n, m.in_channels, m.resolution, m.resolution};
     if (x_T.dim() != 4 || Shape(x_T.shape().begin() + 1, x_T.shape().end()) != image_shape ||
-        (!args.count("interpolate") && args.count("n") && x_T.size(0) != n))
+        (!args.count("interpolate") && args.count("num") && x_T.size(0) != n))
       throw std::invalid_argument("--latents " + args["latents"].as<std::string>() + " has shape " +
                                   shape_str(x_T.shape()) + ", expected " + shape_str(want) + " for this checkpoint");
     if (!args.count("interpolate")) n = x_T.size(0);
@@ -117,7 +125,7 @@ int sample_main(int argc, char** argv) {
   so.device = device;
   so.clip_denoised = args.count("no-clip") == 0;
   so.num_progress = args.count("progress") ? frames : 0;
-  ProgressBar bar(std::cerr, 0, steps, sampler, n, "img-step");
+  ProgressBar bar(std::cerr, 0, steps, sampler, 1, "step");
   so.on_step = [&bar](int64_t done, int64_t) { bar.update(done); };
   std::cerr << "sampling " << n << " images with " << sampler << " (" << steps << " steps) from " << checkpoint_path
             << " (step " << (ckpt.metadata.count("step") ? ckpt.metadata.at("step") : "?") << ") on " << device.str()
