@@ -2,9 +2,7 @@
 // and at numpy.org/doc/stable/reference/generated/numpy.lib.format.html).
 #include "diffusion/image_io.hpp"
 
-#include <fcntl.h>
 #include <stb/stb_image_write.h>  // declarations only: the implementation is Debian's libstb
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -15,6 +13,7 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "nn/atomic_file.hpp"
 #include "tensor/macros.hpp"
 #include "tensor/ops.hpp"
 
@@ -25,52 +24,6 @@ namespace ddpm {
 
 namespace {
 
-// A file written under a temporary name and renamed into place by commit(): readers never see a
-// half-written file, and a crash leaves the old one. Destroyed without a commit, it removes the
-// temporary. `who` starts every error message ("save_npy").
-class AtomicFile {
- public:
-  AtomicFile(const std::string& who, const std::string& path)
-      : who_(who), path_(path), tmp_(path + ".tmp." + std::to_string(::getpid())) {
-    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) fail_io("cannot create the temporary file '" + tmp_ + "'");
-  }
-  ~AtomicFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(tmp_.c_str());
-  }
-  AtomicFile(const AtomicFile&) = delete;
-  AtomicFile& operator=(const AtomicFile&) = delete;
-
-  void write(const void* data, size_t n) {
-    const char* p = static_cast<const char*>(data);
-    while (n > 0) {
-      ssize_t written = ::write(fd_, p, n);
-      if (written < 0 && errno == EINTR) continue;
-      if (written <= 0) fail_io("cannot write '" + tmp_ + "'");
-      p += written;
-      n -= size_t(written);
-    }
-  }
-
-  void commit() {
-    if (::fsync(fd_) != 0) fail_io("cannot flush '" + tmp_ + "' to disk");
-    int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) fail_io("cannot close '" + tmp_ + "'");
-    if (::rename(tmp_.c_str(), path_.c_str()) != 0) fail_io("cannot rename '" + tmp_ + "' to it");
-    committed_ = true;
-  }
-
- private:
-  std::string who_, path_, tmp_;
-  int fd_ = -1;
-  bool committed_ = false;
-
-  [[noreturn]] void fail_io(const std::string& what) const {
-    throw std::runtime_error(who_ + ": '" + path_ + "': " + what + ": " + std::strerror(errno));
-  }
-};
 
 constexpr unsigned char kGridBackground = 128;  // neutral grey between tiles
 

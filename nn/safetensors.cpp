@@ -2,8 +2,6 @@
 // before it allocates a tensor, so a damaged or hostile file costs at most its own size in memory.
 #include "nn/safetensors.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -15,6 +13,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "nn/atomic_file.hpp"
 #include "nn/json.hpp"
 
 // Tensor bytes are copied to and from the file as they are in memory, and the format is
@@ -158,63 +157,6 @@ void read_exactly(std::ifstream& in, const std::string& path, uint64_t offset, v
   if (!in || uint64_t(in.gcount()) != n) fail(path, "could not read " + what + " (did the file shrink?)");
 }
 
-// ---- Writing ---------------------------------------------------------------------------------------
-
-// A file written under a temporary name and renamed into place by commit(); destroyed without a
-// commit, it removes the temporary file.
-class AtomicFile {
- public:
-  explicit AtomicFile(const std::string& path)
-      : path_(path), tmp_(path + ".tmp." + std::to_string(::getpid())) {
-    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) fail_io("cannot create the temporary file '" + tmp_ + "'");
-  }
-  ~AtomicFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(tmp_.c_str());
-  }
-  AtomicFile(const AtomicFile&) = delete;
-  AtomicFile& operator=(const AtomicFile&) = delete;
-
-  void write(const void* data, size_t n) {
-    const char* p = static_cast<const char*>(data);
-    while (n > 0) {
-      ssize_t written = ::write(fd_, p, n);
-      if (written < 0 && errno == EINTR) continue;
-      if (written <= 0) fail_io("cannot write '" + tmp_ + "'");
-      p += written;
-      n -= size_t(written);
-    }
-  }
-
-  // Flushes the data to disk, then renames: after a crash either the old file or the whole new
-  // one is there, never a partial one.
-  void commit() {
-    if (::fsync(fd_) != 0) fail_io("cannot flush '" + tmp_ + "' to disk");
-    int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) fail_io("cannot close '" + tmp_ + "'");
-    if (::rename(tmp_.c_str(), path_.c_str()) != 0) fail_io("cannot rename '" + tmp_ + "' to it");
-    committed_ = true;
-    // Make the rename itself durable; a failure here leaves a complete file, so it is not an error.
-    std::string dir = std::filesystem::path(path_).parent_path().string();
-    int dir_fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd >= 0) {
-      ::fsync(dir_fd);
-      ::close(dir_fd);
-    }
-  }
-
- private:
-  std::string path_, tmp_;
-  int fd_ = -1;
-  bool committed_ = false;
-
-  [[noreturn]] void fail_io(const std::string& what) const {
-    throw std::runtime_error("save_safetensors: '" + path_ + "': " + what + ": " + std::strerror(errno));
-  }
-};
-
 }  // namespace
 
 const char* safetensors_dtype_name(DType dtype) {
@@ -278,7 +220,7 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
   unsigned char length[8];
   for (int k = 0; k < 8; ++k) length[k] = static_cast<unsigned char>(uint64_t(header.size()) >> (8 * k));
 
-  AtomicFile file(path);
+  AtomicFile file("save_safetensors", path);
   file.write(length, sizeof length);
   file.write(header.data(), header.size());
   for (size_t i : order) {
