@@ -19,25 +19,10 @@ namespace fs = std::filesystem;
 using namespace ddpm;
 using ddpm::test::check_throws_with;
 using ddpm::test::check_throws_with_all;
+using TempDir = ddpm::test::TempDir;
 
 namespace {
 
-// A fresh folder under the system temp directory, removed with everything in it at the end.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("ddpm_test_data_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 // An IDX file: magic 0 0, type code, dims count, big-endian dims, then `pixels`.
 std::string idx_bytes(const std::vector<uint32_t>& dims, const std::vector<unsigned char>& pixels,

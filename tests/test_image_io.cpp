@@ -15,31 +15,10 @@ namespace fs = std::filesystem;
 using namespace ddpm;
 using ddpm::test::check_throws_with;
 using ddpm::test::check_throws_with_all;
+using TempDir = ddpm::test::TempDir;
 
 namespace {
 
-// A fresh folder under the system temp directory, removed with everything in it at the end.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("ddpm_test_image_io_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-  // Names of the files left in the folder (to check that no temporary file stays behind).
-  std::vector<std::string> names() const {
-    std::vector<std::string> out;
-    for (const auto& entry : fs::directory_iterator(path)) out.push_back(entry.path().filename().string());
-    return out;
-  }
-};
 
 std::string read_all(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

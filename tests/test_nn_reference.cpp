@@ -11,18 +11,14 @@
 #include "nn/functional.hpp"
 #include "nn/optim.hpp"
 #include "nn/safetensors.hpp"
+#include "reference_data.hpp"
 #include "test_util.hpp"
 
 using namespace ddpm;
 
 namespace {
 
-// The reference file sits beside this source file, in data/.
-const SafetensorsFile& reference() {
-  static const SafetensorsFile file = load_safetensors(
-      (std::filesystem::path(__FILE__).parent_path() / "data" / "reference.safetensors").string());
-  return file;
-}
+using test::reference;
 
 // Ours and PyTorch's results differ only in the order of rounding: in float64 by ~1e-15, in float32
 // by ~1e-6 (the script checks that PyTorch's float32 results are within 2e-6 of the exact ones).

@@ -10,19 +10,10 @@
 
 using namespace ddpm;
 namespace fs = std::filesystem;
+using TempDir = test::TempDir;
 
 namespace {
 
-// A fresh, empty directory under the system's temp directory, removed at the end of the test.
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name) : path(fs::temp_directory_path() / ("ddpm_test_trainer_" + name)) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string operator/(const std::string& file) const { return (path / file).string(); }
-};
 
 // 8x8 one-channel images: a bright square at one of four places on a dark background, in [-1, 1].
 Tensor toy_images(int64_t n) {
@@ -89,7 +80,7 @@ TEST_CASE("trainer resume equals an uninterrupted run") {
   for (size_t i = 0; i < 7; ++i) CHECK(second.losses[i] == whole.losses[5 + i]);  // bit for bit
 
   // Both runs end with the same weights, EMA, optimizer state and generator.
-  SafetensorsFile sa = load_safetensors(a / "state.safetensors"), sb = load_safetensors(b / "state.safetensors");
+  SafetensorsFile sa = load_safetensors(a.file("state.safetensors")), sb = load_safetensors(b.file("state.safetensors"));
   REQUIRE(sa.tensors.size() == sb.tensors.size());
   for (const auto& [name, tensor] : sa.tensors) {
     INFO(name);
@@ -97,7 +88,7 @@ TEST_CASE("trainer resume equals an uninterrupted run") {
   }
   CHECK(sa.metadata == sb.metadata);
   // The resumed log keeps its first 5 rows and continues: a header and 12 rows.
-  std::ifstream log(b / "log.csv");
+  std::ifstream log(b.file("log.csv"));
   int64_t lines = 0;
   for (std::string line; std::getline(log, line);) ++lines;
   CHECK(lines == 13);
@@ -112,8 +103,8 @@ TEST_CASE("trainer stops when asked and resumes from there") {
   TrainResult r = train(o, toy_images(8));
   CHECK(r.stopped_early);
   CHECK(r.end_step == 4);
-  REQUIRE(fs::exists(d / "state.safetensors"));
-  REQUIRE(fs::exists(d / "model.safetensors"));
+  REQUIRE(fs::exists(d.file("state.safetensors")));
+  REQUIRE(fs::exists(d.file("model.safetensors")));
   o.stop_requested = nullptr;
   o.resume = true;
   TrainResult rest = train(o, toy_images(8));
@@ -159,7 +150,7 @@ TEST_CASE("model checkpoint round trip and malformed checkpoints") {
   o.steps = 3;
   o.out_dir = d.path.string();
   train(o, toy_images(8));
-  const std::string path = d / "model.safetensors";
+  const std::string path = d.file("model.safetensors");
   ModelCheckpoint ckpt = load_model_checkpoint(path);
   CHECK(ckpt.unet.ch == 8);
   CHECK(ckpt.unet.attn_resolutions == std::vector<int64_t>{4});
@@ -178,16 +169,16 @@ TEST_CASE("model checkpoint round trip and malformed checkpoints") {
     std::ifstream in(path, std::ios::binary);
     bytes.assign(std::istreambuf_iterator<char>(in), {});
   }
-  const std::string truncated = d / "truncated.safetensors";
+  const std::string truncated = d.file("truncated.safetensors");
   std::ofstream(truncated, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size() / 2));
   test::check_throws_with([&] { load_model_checkpoint(truncated); }, "truncated.safetensors");
-  test::check_throws_with([&] { load_model_checkpoint(d / "state.safetensors"); }, "not a ddpmcpp-unet file");
-  test::check_throws_with([&] { load_model_checkpoint(d / "missing.safetensors"); }, "missing.safetensors");
+  test::check_throws_with([&] { load_model_checkpoint(d.file("state.safetensors")); }, "not a ddpmcpp-unet file");
+  test::check_throws_with([&] { load_model_checkpoint(d.file("missing.safetensors")); }, "missing.safetensors");
   // Weights that do not fit the configuration in the metadata.
   StateDict weights = ckpt.weights;
   weights.pop_back();
-  save_model_checkpoint(d / "short.safetensors", ckpt.unet, ckpt.diffusion, weights);
-  test::check_throws_with([&] { load_model_checkpoint(d / "short.safetensors"); }, "short.safetensors");
+  save_model_checkpoint(d.file("short.safetensors"), ckpt.unet, ckpt.diffusion, weights);
+  test::check_throws_with([&] { load_model_checkpoint(d.file("short.safetensors")); }, "short.safetensors");
 }
 
 }  // TEST_SUITE

@@ -10,17 +10,14 @@
 
 #include "diffusion/unet.hpp"
 #include "nn/safetensors.hpp"
+#include "reference_data.hpp"
 #include "test_util.hpp"
 
 using namespace ddpm;
 
 namespace {
 
-const SafetensorsFile& reference() {
-  static const SafetensorsFile file = load_safetensors(
-      (std::filesystem::path(__FILE__).parent_path() / "data" / "reference.safetensors").string());
-  return file;
-}
+using test::reference;
 
 // The configuration of the reference cases (make_reference.py's UNET_CONFIG): at 16x16, a ResBlock
 // with an identity skip, a Downsample, a ResBlock with a 1x1 skip and attention at 8, the mid

@@ -2,8 +2,11 @@
 #pragma once
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -153,6 +156,31 @@ inline std::vector<double> broadcast_ref(const std::vector<double>& v, const Sha
   }
   return out;
 }
+
+// A fresh folder under the system temp directory, removed with everything in it at the end.
+struct TempDir {
+  std::filesystem::path path;
+  explicit TempDir(const std::string& tag = "tmp") {
+    static int counter = 0;
+    path = std::filesystem::temp_directory_path() /
+           ("ddpm_test_" + tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string file(const std::string& name) const { return (path / name).string(); }
+  // Names of the files in the folder (to check that no temporary file stays behind).
+  std::vector<std::string> names() const {
+    std::vector<std::string> out;
+    for (const auto& entry : std::filesystem::directory_iterator(path)) out.push_back(entry.path().filename().string());
+    return out;
+  }
+};
 
 }  // namespace ddpm::test
 
