@@ -8,13 +8,15 @@
 #   DEVICE=cuda scripts/demo.sh     # on a GPU
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build}
 OUT=${OUT:-runs/fashion-tiny}
 STEPS=${STEPS:-1500}
 DEVICE=${DEVICE:-cpu}
+# Only the two tools are built, in their own build folder; the CUDA kernels only when a GPU is asked for.
+if [ "$DEVICE" = cpu ]; then cuda=OFF; else cuda=AUTO; fi
+BUILD=${BUILD:-build-demo-$DEVICE}
 
 scripts/setup.sh
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DDDPM_CUDA=$cuda -DBUILD_TESTING=OFF -DDDPM_BUILD_BENCH=OFF
 cmake --build "$BUILD" -j"$(nproc)" --target ddpm_tool_train ddpm_tool_sample
 
 # A finished run is kept (delete $OUT, or pick another OUT, to train again); an interrupted one
