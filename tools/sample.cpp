@@ -52,11 +52,13 @@ int sample_main(int argc, char** argv) {
     ("npy", "Also write the samples in [-1, 1] as float32 .npy [N, C, H, W]", cxxopts::value<std::string>())
     ("latents", "Start from this x_T (.npy float32 [N, C, H, W]) instead of drawing it", cxxopts::value<std::string>())
     ("save-latents", "Write the x_T used to this .npy", cxxopts::value<std::string>())
-    ("progress", "Write the predicted x0 along the way as a PNG strip (a row per sample)",
+    ("progress", "Write the predicted x0 along the way as a PNG strip (a row per sample, the first --progress-rows)",
        cxxopts::value<std::string>())
     ("progress-frames", "Frames in the --progress strip", cxxopts::value<int64_t>()->default_value("10"))
+    ("progress-rows", "Samples shown in the --progress strip (0: all)", cxxopts::value<int64_t>()->default_value("8"))
     ("interpolate", "Decode K spherical interpolations between two latents (the first two of --latents, or "
-                    "two drawn from --seed) instead of N samples", cxxopts::value<int64_t>())
+                    "two drawn from --seed) instead of N samples; use --sampler ddim (eta 0) for a smooth "
+                    "path, as ddpm adds fresh noise at every step", cxxopts::value<int64_t>())
     ("device", "cpu, cuda, cuda:N or auto", cxxopts::value<std::string>()->default_value("auto"))
     ("h,help", "Show this help")
   ;
@@ -87,6 +89,8 @@ int sample_main(int argc, char** argv) {
   if (!(eta >= 0)) throw std::invalid_argument("--eta is " + std::to_string(eta) + ", expected >= 0");
   const int64_t frames = args["progress-frames"].as<int64_t>();
   if (frames < 1) throw std::invalid_argument("--progress-frames must be >= 1");
+  const int64_t progress_rows = args["progress-rows"].as<int64_t>();
+  if (progress_rows < 0) throw std::invalid_argument("--progress-rows must be >= 0 (0: all)");
   const Device device = tools::resolve_device(args["device"].as<std::string>());
 
   ModelCheckpoint ckpt = load_model_checkpoint(checkpoint_path);
@@ -139,7 +143,12 @@ int sample_main(int argc, char** argv) {
   save_image_grid(out_path, r.x0, args.count("interpolate") ? n : 0);
   std::cerr << "wrote " << out_path << "\n";
   if (args.count("npy")) save_npy(args["npy"].as<std::string>(), r.x0);
-  if (args.count("progress")) save_image_strip(args["progress"].as<std::string>(), r.progress);
+  if (args.count("progress")) {
+    std::vector<Tensor> frames_shown;  // each [rows, C, H, W]
+    const int64_t rows = progress_rows == 0 ? n : std::min(progress_rows, n);
+    for (const Tensor& frame : r.progress) frames_shown.push_back(ops::narrow(frame, 0, 0, rows));
+    save_image_strip(args["progress"].as<std::string>(), frames_shown);
+  }
   return 0;
 }
 
