@@ -203,8 +203,9 @@ TrainResult train(const TrainOptions& o, const Tensor& images) {
       const double lr = warmup_constant_lr(step, o.lr, o.warmup_steps);
       Tensor loss = diffusion.training_losses(eps_theta, x0, gen);
       backward(loss);
-      const double loss_value = loss.item<double>();
+      // The norm waits for the GPU once per step; the loss, read right after, is then ready.
       const double grad_norm = clip_grad_norm(model.parameters(), o.grad_clip > 0 ? o.grad_clip : INFINITY);
+      const double loss_value = loss.item<double>();
       if (std::isfinite(loss_value) && std::isfinite(grad_norm)) {
         optimizer.set_lr(lr);
         optimizer.step();
