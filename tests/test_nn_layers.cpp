@@ -8,6 +8,7 @@
 #include <string>
 
 #include "nn/functional.hpp"
+#include "op_cases.hpp"
 #include "test_util.hpp"
 
 using namespace ddpm;
@@ -142,48 +143,8 @@ class Inputs {
   uint64_t seed_ = 0;
 };
 
-struct Case {
-  std::string label;
-  GradcheckFn f;
-  std::function<Ts(Inputs&)> make;
-};
+using Case = OpCase<Inputs>;
 using Cases = std::vector<Case>;
-
-void check_gradients(const Cases& cases) {
-  for (const Case& c : cases) {
-    Inputs in(DType::Float64);
-    GradcheckResult r = gradcheck(c.f, c.make(in));
-    CHECK_MESSAGE(r.ok, c.label, ": ", r.report);
-  }
-}
-
-// Runs each case on the CPU and the GPU with the same values and output gradient, and compares the
-// outputs and every input's gradient.
-void check_parity(const Cases& cases) {
-  for (DType dtype : {DType::Float32, DType::Float64}) {
-    const double atol = dtype == DType::Float64 ? 1e-10 : 1e-5, rtol = dtype == DType::Float64 ? 1e-10 : 1e-4;
-    for (const Case& c : cases) {
-      CAPTURE(c.label);
-      CAPTURE(dtype_name(dtype));
-      Inputs on_cpu(TensorOptions(dtype, Device::cpu())), on_gpu(TensorOptions(dtype, Device::cuda()));
-      Ts xc = c.make(on_cpu), xg = c.make(on_gpu);
-      Tensor yc = c.f(xc), yg = c.f(xg);
-      REQUIRE(yg.device().is_cuda());
-      check_close(yg, yc, atol, rtol);
-      Generator gen(5);
-      Tensor w = randn(yc.shape(), TensorOptions(dtype), &gen);
-      backward(yc, w);
-      backward(yg, w.to(Device::cuda()));
-      for (size_t i = 0; i < xc.size(); ++i) {
-        if (!requires_grad(xc[i])) continue;
-        CAPTURE(i);
-        REQUIRE(grad(xg[i]).defined());
-        CHECK(grad(xg[i]).device().is_cuda());
-        check_close(grad(xg[i]), grad(xc[i]), atol, rtol);
-      }
-    }
-  }
-}
 
 Cases group_norm_cases() {
   auto gn = [](int64_t groups) { return [groups](const Ts& x) { return group_norm(x[0], groups, x[1], x[2]); }; };
