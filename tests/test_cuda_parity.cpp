@@ -1,8 +1,9 @@
 // CPU/CUDA parity: every op runs on the same inputs on both devices (odd sizes, non-contiguous
 // views built on the device itself, float32 and float64) and the results must agree. The CPU side
-// is checked against independent references in test_tensor_ops.cpp; here the GPU is checked
-// against the CPU. Inputs are multiples of 1/8 where possible, so sums and products are exact and
-// the order a kernel adds in cannot matter. Without a GPU every case prints the skip marker.
+// is checked against independent references in test_tensor_elementwise, test_tensor_reductions and
+// test_tensor_matmul_index; here the GPU is checked against the CPU. Inputs are multiples of 1/8
+// where possible, so sums and products are exact and the order a kernel adds in cannot matter.
+// Without a GPU every case prints the skip marker.
 #include <cmath>
 #include <functional>
 
