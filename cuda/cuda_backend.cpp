@@ -4,6 +4,7 @@
 #include "cuda/cuda_context.hpp"
 #include "cuda/kernels.hpp"
 #include "tensor/backend.hpp"
+#include "tensor/host_sync.hpp"
 
 namespace ddpm {
 
@@ -16,19 +17,26 @@ class CudaBackend final : public Backend {
   void copy(TensorRef dst, TensorRef src) override { gpu::copy(dst, src); }
   void fill(TensorRef dst, double value) override { gpu::fill(dst, value); }
 
-  // Both directions wait for the copy: copy_to_host's caller reads the buffer next, and
-  // copy_from_host's caller may free its buffer next (a pinned buffer is read asynchronously).
+  // From pageable host memory (all of ours: the CPU allocator's blocks) cudaMemcpyAsync returns once
+  // the bytes are staged, so the caller may free its buffer at once and nothing waits for the GPU.
+  // A pinned source is read later, by DMA: then the copy is waited for, as the caller may reuse it.
   void copy_from_host(void* dst, const void* src, size_t nbytes) override {
     if (nbytes == 0) return;
     DDPM_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyHostToDevice, gpu::stream()));
-    DDPM_CUDA_CHECK(cudaStreamSynchronize(gpu::stream()));
+    cudaPointerAttributes attr{};
+    if (cudaPointerGetAttributes(&attr, src) != cudaSuccess) (void)cudaGetLastError();
+    if (attr.type == cudaMemoryTypeHost) DDPM_CUDA_CHECK(cudaStreamSynchronize(gpu::stream()));
   }
+  // The caller reads the buffer next: wait for the copy, and report any index error recorded so far.
   void copy_to_host(void* dst, const void* src, size_t nbytes) override {
     if (nbytes == 0) return;
     DDPM_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToHost, gpu::stream()));
-    DDPM_CUDA_CHECK(cudaStreamSynchronize(gpu::stream()));
+    gpu::synchronize_and_check();
   }
-  void synchronize() override { DDPM_CUDA_CHECK(cudaStreamSynchronize(gpu::stream())); }
+  void synchronize() override {
+    count_synchronize();
+    gpu::synchronize_and_check();
+  }
 
   void unary(UnaryOp op, TensorRef out, TensorRef in, double a, double b) override { gpu::unary(op, out, in, a, b); }
   void binary(BinaryOp op, TensorRef out, TensorRef x, TensorRef y) override { gpu::binary(op, out, x, y); }
@@ -89,7 +97,14 @@ Backend* cuda_backend_instance() {
 // fail, and on one with a GPU it would pay for context creation in programs that never use it.
 // device_count is only called later, when someone asks whether CUDA is available.
 struct RegisterCudaBackend {
-  RegisterCudaBackend() { register_cuda_backend(cuda_backend_instance(), &gpu::device_count); }
+  RegisterCudaBackend() {
+    CudaRuntimeHooks hooks;
+    hooks.device_count = &gpu::device_count;
+    hooks.unavailable_reason = &gpu::unavailable_reason;
+    hooks.failed_to_start = &gpu::failed_to_start;
+    hooks.bind_device = &gpu::bind_device;
+    register_cuda_backend(cuda_backend_instance(), hooks);
+  }
 };
 RegisterCudaBackend register_cuda_backend_at_startup;
 

@@ -11,9 +11,19 @@
 
 namespace ddpm::gpu {
 
-// Number of visible GPUs; 0 (never an exception) when there is no driver or no device, so that a
-// machine without a GPU can ask. The answer is computed once.
+// Number of visible GPUs, computed once; 0 (never an exception) when there is none, so that a
+// machine without a GPU can ask. Then unavailable_reason() says why: no driver library, no device, or
+// (failed_to_start() true) CUDA is installed but could not start, with the error named: a fault to fix,
+// not a machine without a GPU.
 int device_count() noexcept;
+const char* unavailable_reason() noexcept;
+bool failed_to_start() noexcept;
+
+// Makes GPU `index` current for the calling thread. The first call chooses the process's GPU; a later
+// call with another index throws (one GPU per process). tensor/backend.cpp calls it once per thread.
+void bind_device(int index);
+// The GPU chosen by bind_device (0 before any).
+int active_device();
 
 // A CachingAllocator over cudaMalloc/cudaFree. Blocks freed by one tensor are reused by the next
 // without synchronising: every kernel runs on stream(), so stream order already guarantees the old
@@ -29,7 +39,7 @@ cudaStream_t stream();
 cublasHandle_t cublas_handle();
 std::mutex& cublas_mutex();
 
-// Number of streaming multiprocessors of device 0, for sizing grids.
+// Number of streaming multiprocessors of the active GPU, for sizing grids.
 int sm_count();
 
 // Threads per block for the elementwise kernels.
@@ -39,20 +49,22 @@ constexpr int kBlockThreads = 256;
 // times over, never more than there are items. n must be > 0.
 unsigned grid_for(int64_t n, int threads = kBlockThreads);
 
-// The index ops' out-of-range report. Kernels skip a bad index (so memory is never corrupted) and
-// record it in a small device buffer; the host copies the buffer back after the kernel and throws.
-// Holding a guard serialises index ops from different host threads around the shared buffer.
-class IndexErrorGuard {
- public:
-  IndexErrorGuard();  // locks and clears the buffer (on the stream)
-  // The device buffer the kernel writes: [0] = 1 once any index was bad, [1] = that index.
-  unsigned long long* flag() const { return flag_; }
-  // Copies the buffer back (synchronises the stream) and throws std::out_of_range if it was set.
-  void throw_if_set(const char* op, int dim, int64_t size);
-
- private:
-  std::unique_lock<std::mutex> lock_;
-  unsigned long long* flag_;
+// The index ops' out-of-range report, checked without a wait of its own. A kernel that meets a bad
+// index skips it (memory is never corrupted) and records the first one in a device buffer: the op,
+// the index, the dim and its size. The host reads the record at its next wait for the stream anyway
+// (synchronize_and_check: Backend::synchronize and every copy to the host) and throws
+// std::out_of_range there, naming the op. With DDPM_CUDA_SYNC_CHECKS=1 in the environment every index
+// op waits and checks at once instead, to stop at the op that failed (in a debugger, say).
+enum class IndexOp : unsigned long long { IndexSelect = 1, Gather, IndexAdd, ScatterAdd };
+struct IndexErrorSink {
+  unsigned long long* record;  // on the device: [0] op (0 while clear), [1] index, [2] dim, [3] size
+  unsigned long long op;
 };
+IndexErrorSink index_error_sink(IndexOp op);
+void after_index_op();  // after an index op's launch: checks now only under DDPM_CUDA_SYNC_CHECKS=1
+
+// Waits for the stream, then throws if an index op recorded an error since the last check (and
+// clears the record). Every host wait of the backend goes through here.
+void synchronize_and_check();
 
 }  // namespace ddpm::gpu

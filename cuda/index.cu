@@ -1,7 +1,7 @@
 // Indexing kernels with int64 indices: index_select and gather, and their adjoints index_add and
 // scatter_add (atomicAdd, since several indices may hit the same output element).
-// An out-of-range index is skipped, never dereferenced, and reported through IndexErrorGuard: the
-// host waits for the kernel and throws std::out_of_range. That wait is the one sync these ops make.
+// An out-of-range index is skipped, never dereferenced, and recorded (cuda_context.hpp): the host
+// throws std::out_of_range at its next wait for the stream, so these ops never wait themselves.
 #include "cuda/cuda_check.hpp"
 #include "cuda/cuda_context.hpp"
 #include "cuda/kernel_common.hpp"
@@ -19,7 +19,7 @@ namespace {
 // out[.., j, ..] = in[.., idx[j], ..]; driven by out.
 template <typename U>
 __global__ void index_select_kernel(TensorRef out, TensorRef in, TensorRef idx, int dim, int64_t n,
-                                    unsigned long long* error) {
+                                    IndexErrorSink error) {
   U* o = static_cast<U*>(out.data);
   const U* x = static_cast<const U*>(in.data);
   const int64_t* ip = static_cast<const int64_t*>(idx.data);
@@ -35,7 +35,7 @@ __global__ void index_select_kernel(TensorRef out, TensorRef in, TensorRef idx, 
     }
     const int64_t i = ip[idx.layout.at(j)];
     if (i < 0 || i >= size) {
-      report_bad_index(error, i);
+      report_bad_index(error, i, dim, size);
       continue;
     }
     o[off_out] = x[off_in + i * in.layout.strides[dim]];
@@ -45,7 +45,7 @@ __global__ void index_select_kernel(TensorRef out, TensorRef in, TensorRef idx, 
 // out[.., j, ..] = in[.., idx[.., j, ..], ..]; driven by out, which has idx's sizes.
 template <typename U>
 __global__ void gather_kernel(TensorRef out, TensorRef in, TensorRef idx, int dim, int64_t n,
-                              unsigned long long* error) {
+                              IndexErrorSink error) {
   U* o = static_cast<U*>(out.data);
   const U* x = static_cast<const U*>(in.data);
   const int64_t* ip = static_cast<const int64_t*>(idx.data);
@@ -61,7 +61,7 @@ __global__ void gather_kernel(TensorRef out, TensorRef in, TensorRef idx, int di
     }
     const int64_t i = ip[off_idx];
     if (i < 0 || i >= size) {
-      report_bad_index(error, i);
+      report_bad_index(error, i, dim, size);
       continue;
     }
     o[off_out] = x[off_in + i * in.layout.strides[dim]];
@@ -77,7 +77,7 @@ __device__ __forceinline__ void atomic_add(T* p, T v) {
 // out[.., idx[j], ..] += src[.., j, ..]; driven by src.
 template <typename T>
 __global__ void index_add_kernel(TensorRef out, TensorRef idx, TensorRef src, int dim, int64_t n,
-                                 unsigned long long* error) {
+                                 IndexErrorSink error) {
   T* o = static_cast<T*>(out.data);
   const T* s = static_cast<const T*>(src.data);
   const int64_t* ip = static_cast<const int64_t*>(idx.data);
@@ -93,7 +93,7 @@ __global__ void index_add_kernel(TensorRef out, TensorRef idx, TensorRef src, in
     }
     const int64_t i = ip[idx.layout.at(j)];
     if (i < 0 || i >= size) {
-      report_bad_index(error, i);
+      report_bad_index(error, i, dim, size);
       continue;
     }
     atomic_add(o + off_out + i * out.layout.strides[dim], s[off_src]);
@@ -103,7 +103,7 @@ __global__ void index_add_kernel(TensorRef out, TensorRef idx, TensorRef src, in
 // out[.., idx[.., j, ..], ..] += src[.., j, ..]; driven by idx (src has idx's sizes).
 template <typename T>
 __global__ void scatter_add_kernel(TensorRef out, TensorRef idx, TensorRef src, int dim, int64_t n,
-                                   unsigned long long* error) {
+                                   IndexErrorSink error) {
   T* o = static_cast<T*>(out.data);
   const T* s = static_cast<const T*>(src.data);
   const int64_t* ip = static_cast<const int64_t*>(idx.data);
@@ -119,7 +119,7 @@ __global__ void scatter_add_kernel(TensorRef out, TensorRef idx, TensorRef src, 
     }
     const int64_t i = ip[off_idx];
     if (i < 0 || i >= size) {
-      report_bad_index(error, i);
+      report_bad_index(error, i, dim, size);
       continue;
     }
     atomic_add(o + off_out + i * out.layout.strides[dim], s[off_src]);
@@ -144,11 +144,11 @@ void index_select(TensorRef out, TensorRef in, TensorRef idx, int dim) {
              dtype_name(in.dtype));
   const int64_t n = out.layout.numel();
   if (n == 0) return;
-  IndexErrorGuard guard;
+  const IndexErrorSink sink = index_error_sink(IndexOp::IndexSelect);
   DDPM_DISPATCH_BY_SIZE(in.dtype, index_select_kernel<bits_t><<<grid_for(n), kBlockThreads, 0, stream()>>>(
-                                      out, in, idx, dim, n, guard.flag()));
+                                      out, in, idx, dim, n, sink));
   DDPM_CUDA_CHECK_LAUNCH();
-  guard.throw_if_set("index_select", dim, in.layout.sizes[dim]);
+  after_index_op();
 }
 
 void gather(TensorRef out, TensorRef in, TensorRef idx, int dim) {
@@ -159,11 +159,11 @@ void gather(TensorRef out, TensorRef in, TensorRef idx, int dim) {
              dtype_name(in.dtype));
   const int64_t n = out.layout.numel();
   if (n == 0) return;
-  IndexErrorGuard guard;
+  const IndexErrorSink sink = index_error_sink(IndexOp::Gather);
   DDPM_DISPATCH_BY_SIZE(in.dtype, gather_kernel<bits_t><<<grid_for(n), kBlockThreads, 0, stream()>>>(
-                                      out, in, idx, dim, n, guard.flag()));
+                                      out, in, idx, dim, n, sink));
   DDPM_CUDA_CHECK_LAUNCH();
-  guard.throw_if_set("gather", dim, in.layout.sizes[dim]);
+  after_index_op();
 }
 
 void index_add(TensorRef out, TensorRef idx, TensorRef src, int dim) {
@@ -172,12 +172,12 @@ void index_add(TensorRef out, TensorRef idx, TensorRef src, int dim) {
              dtype_name(src.dtype));
   const int64_t n = src.layout.numel();
   if (n == 0) return;
-  IndexErrorGuard guard;
+  const IndexErrorSink sink = index_error_sink(IndexOp::IndexAdd);
   DDPM_DISPATCH_FLOAT(src.dtype, "index_add",
                       index_add_kernel<scalar_t><<<grid_for(n), kBlockThreads, 0, stream()>>>(
-                          out, idx, src, dim, n, guard.flag()));
+                          out, idx, src, dim, n, sink));
   DDPM_CUDA_CHECK_LAUNCH();
-  guard.throw_if_set("index_add", dim, out.layout.sizes[dim]);
+  after_index_op();
 }
 
 void scatter_add(TensorRef out, TensorRef idx, TensorRef src, int dim) {
@@ -188,12 +188,12 @@ void scatter_add(TensorRef out, TensorRef idx, TensorRef src, int dim) {
              dtype_name(src.dtype));
   const int64_t n = idx.layout.numel();
   if (n == 0) return;
-  IndexErrorGuard guard;
+  const IndexErrorSink sink = index_error_sink(IndexOp::ScatterAdd);
   DDPM_DISPATCH_FLOAT(src.dtype, "scatter_add",
                       scatter_add_kernel<scalar_t><<<grid_for(n), kBlockThreads, 0, stream()>>>(
-                          out, idx, src, dim, n, guard.flag()));
+                          out, idx, src, dim, n, sink));
   DDPM_CUDA_CHECK_LAUNCH();
-  guard.throw_if_set("scatter_add", dim, out.layout.sizes[dim]);
+  after_index_op();
 }
 
 }  // namespace ddpm::gpu

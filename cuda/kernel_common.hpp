@@ -17,25 +17,7 @@ namespace ddpm::gpu {
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x, ddpm_step_ = int64_t(gridDim.x) * blockDim.x; \
        i < (n); i += ddpm_step_)
 
-template <typename T>
-constexpr bool is_half_v = std::is_same_v<T, bfloat16> || std::is_same_v<T, float16>;
-
-// dtype conversion, the same rules as C++'s static_cast: float -> int truncates, anything -> bool is
-// x != 0, bool -> number is 0/1. bfloat16/float16 have no arithmetic of their own and go through float.
-template <typename D, typename S>
-__host__ __device__ __forceinline__ D convert(S s) {
-  if constexpr (std::is_same_v<D, S>) {
-    return s;
-  } else if constexpr (is_half_v<S>) {
-    return convert<D>(static_cast<float>(s));
-  } else if constexpr (std::is_same_v<D, bool>) {
-    return s != S(0);
-  } else if constexpr (is_half_v<D>) {
-    return D(static_cast<float>(s));
-  } else {
-    return static_cast<D>(s);
-  }
-}
+// convert<D>(s) and is_half_v are tensor/dtype.hpp's, shared with the CPU.
 
 // ((T*)base)[off] converted to D, where T is named at run time by `t`. The switch is uniform across
 // the grid (every thread takes the same branch), so it costs a few instructions, not divergence.
@@ -84,10 +66,16 @@ __device__ __forceinline__ bool is_nan(T x) {
     default: throw std::invalid_argument("unsupported element size");       \
   }
 
-// Called by the thread that found an out-of-range index (see IndexErrorGuard): the first thread to
-// set flag[0] also records its index, so the host can name one offending value.
-__device__ __forceinline__ void report_bad_index(unsigned long long* flag, int64_t index) {
-  if (atomicCAS(flag, 0ull, 1ull) == 0ull) flag[1] = static_cast<unsigned long long>(index);
+// Called by the thread that found an out-of-range index (see cuda_context.hpp): the first thread to
+// claim the record writes its op, index, dim and the dim's size, so the host can name one offending
+// value when it next waits for the stream.
+__device__ __forceinline__ void report_bad_index(const IndexErrorSink& sink, int64_t index, int dim, int64_t size) {
+  unsigned long long* r = sink.record;
+  if (atomicCAS(r, 0ull, sink.op) == 0ull) {
+    r[1] = static_cast<unsigned long long>(index);
+    r[2] = static_cast<unsigned long long>(dim);
+    r[3] = static_cast<unsigned long long>(size);
+  }
 }
 
 }  // namespace ddpm::gpu

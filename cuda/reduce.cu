@@ -14,6 +14,7 @@
 #include "cuda/cuda_context.hpp"
 #include "cuda/kernel_common.hpp"
 #include "cuda/kernels.hpp"
+#include "tensor/reduce_args.hpp"
 
 namespace ddpm::gpu {
 
@@ -228,12 +229,8 @@ unsigned reduce_grid(int64_t outer, int group) {
 }  // namespace
 
 void reduce(ReduceOp op, TensorRef out, TensorRef in, int64_t inner, int64_t correction) {
+  check_reduce_args("cuda ", op, out, in, inner);
   const int64_t outer = out.layout.numel();
-  DDPM_CHECK(inner >= 0 && in.layout.numel() == outer * inner, "cuda reduce: input has ", in.layout.numel(),
-             " elements, expected ", outer, " rows of ", inner);
-  const bool arg = op == ReduceOp::ArgMax || op == ReduceOp::ArgMin;
-  DDPM_CHECK(out.dtype == (arg ? DType::Int64 : in.dtype), "cuda reduce: out is ", dtype_name(out.dtype),
-             ", expected ", dtype_name(arg ? DType::Int64 : in.dtype));
   if (outer == 0) return;
   const int group = choose_group(outer, inner, rows_have_unit_stride(in.layout));
   DDPM_DISPATCH_NUMERIC(in.dtype, "reduce",

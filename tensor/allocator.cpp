@@ -14,7 +14,10 @@ size_t CachingAllocator::round_size(size_t nbytes) {
 
 CachingAllocator::~CachingAllocator() {
   // The process is ending; give cached blocks back. Live blocks belong to their tensors.
-  for (auto& kv : free_blocks_) raw_free_(kv.second);
+  try {
+    release_cached_blocks();
+  } catch (...) {  // a destructor must not throw; the driver reclaims the rest at exit
+  }
 }
 
 void* CachingAllocator::allocate(size_t nbytes) {
@@ -30,9 +33,7 @@ void* CachingAllocator::allocate(size_t nbytes) {
   } else {
     p = raw_alloc_(size);
     if (!p && !free_blocks_.empty()) {  // out of memory: return the cache to the system, retry
-      for (auto& kv : free_blocks_) raw_free_(kv.second);
-      free_blocks_.clear();
-      stats_.cached_bytes = 0;
+      release_cached_blocks();
       p = raw_alloc_(size);
     }
     if (!p) throw std::bad_alloc();
@@ -58,9 +59,19 @@ void CachingAllocator::deallocate(void* ptr) {
 
 void CachingAllocator::empty_cache() {
   std::lock_guard<std::mutex> lock(mutex_);
-  for (auto& kv : free_blocks_) raw_free_(kv.second);
-  free_blocks_.clear();
-  stats_.cached_bytes = 0;
+  release_cached_blocks();
+}
+
+void CachingAllocator::release_cached_blocks() {
+  // Each block leaves the cache before it is freed: if a free throws (a sticky CUDA error), the
+  // blocks already freed are gone from the map and a later call cannot free them twice.
+  while (!free_blocks_.empty()) {
+    auto it = free_blocks_.begin();
+    const auto [size, block] = *it;
+    free_blocks_.erase(it);
+    stats_.cached_bytes -= size;
+    raw_free_(block);
+  }
 }
 
 AllocatorStats CachingAllocator::stats() const {

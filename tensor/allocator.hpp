@@ -41,6 +41,8 @@ class CachingAllocator : public Allocator {
   static size_t round_size(size_t nbytes);
 
  private:
+  void release_cached_blocks();  // frees every cached block; the caller holds mutex_
+
   RawAlloc raw_alloc_;
   RawFree raw_free_;
   mutable std::mutex mutex_;

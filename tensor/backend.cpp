@@ -1,37 +1,62 @@
 // The device registry: the CPU backend is always there, the CUDA one registers itself when linked.
 #include "tensor/backend.hpp"
 
+#include <atomic>
 #include <stdexcept>
 
 #include "tensor/device.hpp"
+#include "tensor/host_sync.hpp"
 #include "tensor/macros.hpp"
 
 namespace ddpm {
 
 namespace {
-Backend* g_cuda_backend = nullptr;
-int (*g_cuda_device_count)() = nullptr;
+std::atomic<uint64_t> g_reads{0}, g_uploads{0}, g_synchronizes{0};
 }  // namespace
 
-void register_cuda_backend(Backend* b, int (*device_count)()) {
+HostSyncCounts host_sync_counts() {
+  return {g_reads.load(std::memory_order_relaxed), g_uploads.load(std::memory_order_relaxed),
+          g_synchronizes.load(std::memory_order_relaxed)};
+}
+void count_host_read() { g_reads.fetch_add(1, std::memory_order_relaxed); }
+void count_upload() { g_uploads.fetch_add(1, std::memory_order_relaxed); }
+void count_synchronize() { g_synchronizes.fetch_add(1, std::memory_order_relaxed); }
+
+namespace {
+Backend* g_cuda_backend = nullptr;
+CudaRuntimeHooks g_cuda;
+}  // namespace
+
+void register_cuda_backend(Backend* b, const CudaRuntimeHooks& hooks) {
   g_cuda_backend = b;
-  g_cuda_device_count = device_count;
+  g_cuda = hooks;
 }
 
 int cuda_device_count() {
-  static const int count = g_cuda_device_count ? g_cuda_device_count() : 0;
+  static const int count = g_cuda.device_count ? g_cuda.device_count() : 0;
   return count;
 }
 
 bool cuda_is_available() { return cuda_device_count() > 0; }
 
+std::string cuda_unavailable_reason() {
+  if (!g_cuda_backend) return "this build of ddpmcpp has no CUDA backend (configure with -DDDPM_CUDA=ON where nvcc is installed)";
+  if (cuda_is_available()) return "";
+  return g_cuda.unavailable_reason();
+}
+
+bool cuda_failed_to_start() { return g_cuda_backend && !cuda_is_available() && g_cuda.failed_to_start(); }
+
 Backend& backend(Device device) {
   if (device.is_cpu()) return cpu_backend();
-  if (!g_cuda_backend)
-    throw std::runtime_error("device cuda: this build of ddpmcpp has no CUDA backend (configure with -DDDPM_CUDA=ON where nvcc is installed)");
   if (!cuda_is_available())
-    throw std::runtime_error("device cuda: no CUDA GPU is visible (check nvidia-smi and CUDA_VISIBLE_DEVICES), use device cpu");
-  DDPM_CHECK(device.index == 0, "device ", device.str(), ": only cuda:0 is supported for now");
+    throw std::runtime_error("device " + device.str() + ": " + cuda_unavailable_reason() + "; use device cpu");
+  // The CUDA runtime's current device is per host thread: each thread binds the GPU once.
+  thread_local int bound = -1;
+  if (bound != device.index) {
+    g_cuda.bind_device(device.index);
+    bound = device.index;
+  }
   return *g_cuda_backend;
 }
 

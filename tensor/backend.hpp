@@ -124,7 +124,14 @@ class Backend {
 
 Backend& backend(Device device);
 Backend& cpu_backend();
+// What tensor/ asks of the CUDA runtime, through the CUDA library (cuda/cuda_context.hpp).
+struct CudaRuntimeHooks {
+  int (*device_count)() = nullptr;
+  const char* (*unavailable_reason)() = nullptr;
+  bool (*failed_to_start)() = nullptr;
+  void (*bind_device)(int index) = nullptr;
+};
 // The CUDA library calls this at start-up (a static initializer linked with WHOLE_ARCHIVE).
-void register_cuda_backend(Backend* backend, int (*device_count)());
+void register_cuda_backend(Backend* backend, const CudaRuntimeHooks& hooks);
 
 }  // namespace ddpm

@@ -18,7 +18,7 @@ Tensor full_like(const Tensor& t, double value) { return full(t.shape(), value, 
 
 // Small 1-D and 2-D constants are computed on the host in double, then converted and moved.
 static Tensor from_host_doubles(const std::vector<double>& values, const Shape& shape, TensorOptions opts) {
-  return Tensor::from_vector(values, shape).to(opts.dtype).to(opts.device);
+  return Tensor::from_vector(values, shape, opts.device).to(opts.dtype);  // one upload, converted there
 }
 
 Tensor arange(double start, double end, double step, TensorOptions opts) {

@@ -26,5 +26,13 @@ struct Device {
 bool cuda_is_available();
 // The GPUs visible to this build (0 without the CUDA backend).
 int cuda_device_count();
+// Why CUDA is not usable ("" when it is): no CUDA backend in this build, no driver, no device, or
+// the error CUDA failed to start with.
+std::string cuda_unavailable_reason();
+// True when CUDA is installed but failed to start (a driver too old for the runtime, missing device
+// nodes, a sandbox refusal): a fault to fix, not a machine without a GPU.
+bool cuda_failed_to_start();
+// ddpmcpp drives one GPU per process: the first op on cuda:N makes N this process's GPU, and an op on
+// another GPU then throws.
 
 }  // namespace ddpm

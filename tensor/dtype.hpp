@@ -2,7 +2,9 @@
 #pragma once
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <string>
+#include <type_traits>
 
 #include "tensor/macros.hpp"
 
@@ -104,6 +106,40 @@ struct float16 {
 #endif
   }
 };
+
+template <typename T>
+constexpr bool is_half_v = std::is_same_v<T, bfloat16> || std::is_same_v<T, float16>;
+
+// Float to int32/int64 as both devices do it: NaN -> 0, values beyond the range -> its ends, others
+// truncated toward zero (what CUDA's cvt.rzi does in hardware; a plain C++ cast of NaN or of an
+// out-of-range value is undefined behaviour, so the CPU must not rely on it).
+template <typename I, typename F>
+DDPM_HD I saturate_cast(F x) {
+  constexpr F lo = F(std::numeric_limits<I>::min());  // -2^31 or -2^63: exact in float and double
+  if (!(x == x)) return I(0);
+  if (x <= lo) return std::numeric_limits<I>::min();
+  if (x >= -lo) return std::numeric_limits<I>::max();  // 2^31 or 2^63 is the first value past the range
+  return static_cast<I>(x);
+}
+
+// Value conversion between stored types, one rule for both devices: bf16/fp16 go through float,
+// anything -> bool is x != 0, bool -> number is 0/1, float -> int saturates (saturate_cast).
+template <typename D, typename S>
+DDPM_HD D convert(S s) {
+  if constexpr (std::is_same_v<D, S>) {
+    return s;
+  } else if constexpr (is_half_v<S>) {
+    return convert<D>(static_cast<float>(s));
+  } else if constexpr (std::is_same_v<D, bool>) {
+    return s != S(0);
+  } else if constexpr (is_half_v<D>) {
+    return D(static_cast<float>(s));
+  } else if constexpr (std::is_integral_v<D> && std::is_floating_point_v<S>) {
+    return saturate_cast<D>(s);
+  } else {
+    return static_cast<D>(s);
+  }
+}
 
 inline size_t dtype_size(DType t) {
   switch (t) {

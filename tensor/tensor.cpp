@@ -7,6 +7,7 @@
 #include <ostream>
 #include <sstream>
 
+#include "tensor/host_sync.hpp"
 #include "tensor/macros.hpp"
 
 namespace ddpm {
@@ -38,7 +39,8 @@ Tensor Tensor::from_vector(const std::vector<T>& data, const Shape& shape, Devic
              " values do not fill shape ", shape_str(shape), " (", numel_of(shape), " elements)");
   Tensor host = empty(shape, TensorOptions(dtype_of<T>(), Device::cpu()));
   if (!data.empty()) std::memcpy(host.raw_data(), data.data(), data.size() * sizeof(T));
-  return host.to(device);
+  count_upload();  // host data into a tensor: on a GPU, a copy from the host
+  return host.to_device_uncounted(device);
 }
 
 TensorImpl& Tensor::impl() const {
@@ -88,19 +90,28 @@ TensorRef Tensor::ref() const {
 
 double Tensor::item() const {
   DDPM_CHECK(numel() == 1, "item: tensor has ", numel(), " elements ", shape_str(shape()), ", expected exactly 1");
-  Tensor host = to(Device::cpu()).to(DType::Float64);
+  count_host_read();  // on a GPU: a copy to the host, so a wait for the stream
+  Tensor host = to_device_uncounted(Device::cpu()).to(DType::Float64);
   return *static_cast<const double*>(host.raw_data());
 }
 
 template <typename T>
 std::vector<T> Tensor::to_vector() const {
-  Tensor host = to(Device::cpu()).to(dtype_of<T>()).contiguous();
+  count_host_read();
+  Tensor host = to_device_uncounted(Device::cpu()).to(dtype_of<T>()).contiguous();
   std::vector<T> out(static_cast<size_t>(numel()));
   if (!out.empty()) std::memcpy(out.data(), host.raw_data(), out.size() * sizeof(T));
   return out;
 }
 
 Tensor Tensor::to(Device target) const {
+  if (device() == target) return *this;
+  if (target.is_cpu()) count_host_read();
+  else if (device().is_cpu()) count_upload();
+  return to_device_uncounted(target);
+}
+
+Tensor Tensor::to_device_uncounted(Device target) const {
   if (device() == target) return *this;
   Tensor src = contiguous();
   Tensor dst = empty(shape(), TensorOptions(dtype(), target));
@@ -110,7 +121,7 @@ Tensor Tensor::to(Device target) const {
   } else if (src.device().is_cpu()) {
     backend(target).copy_from_host(dst.raw_data(), src.raw_data(), nbytes());
   } else {
-    return src.cpu().to(target);  // GPU to another GPU: through the host (one GPU for now)
+    return src.to_device_uncounted(Device::cpu()).to_device_uncounted(target);  // GPU to another GPU: through the host (one GPU for now)
   }
   return dst;
 }

@@ -75,7 +75,8 @@ class Tensor {
   // What a kernel needs: base pointer, dtype, layout (at most 6 dims).
   TensorRef ref() const;
 
-  // The single value of a one-element tensor, converted to double (syncs with the device).
+  // The single value of a one-element tensor, converted to double (waits for the device; every
+  // host read is counted, see tensor/host_sync.hpp).
   double item() const;
   template <typename T> T item() const { return static_cast<T>(item()); }
   // All elements in row-major order, converted to T, copied to the host (T as for from_vector;
@@ -96,6 +97,7 @@ class Tensor {
   std::string str() const;  // a readable print: shape, dtype, device and the values
 
  private:
+  Tensor to_device_uncounted(Device target) const;  // to(Device) without counting (host_sync.hpp)
   std::shared_ptr<TensorImpl> impl_;
 };
 

@@ -1,6 +1,8 @@
 // The caching allocators: blocks freed by tensors are reused by later tensors of the same sizes, so
 // a repeated step reaches the system allocator only during its first run.
 #include <cstdlib>
+#include <stdexcept>
+#include <vector>
 
 #include "tensor/allocator.hpp"
 #include "test_util.hpp"
@@ -40,6 +42,16 @@ void step(Generator& g) {
   big.fill_(0.5);
   REQUIRE(c.shape() == Shape{40});
   REQUIRE(ops::sum(big).item() == doctest::Approx(150000.0));
+}
+
+// A free that fails on its second call, as cudaFree does once a CUDA error has become sticky; it
+// records every block it was handed so that a block freed twice shows up.
+std::vector<void*> g_freed;
+void throwing_free(void* p) {
+  for (void* q : g_freed) REQUIRE_MESSAGE(q != p, "block freed twice");
+  g_freed.push_back(p);
+  if (g_freed.size() == 2) throw std::runtime_error("sticky error");
+  std::free(p);
 }
 
 }  // namespace
@@ -107,6 +119,22 @@ TEST_CASE("a caching allocator returns its cache and retries when the system is 
   CHECK_THROWS_AS(a.allocate(100), std::bad_alloc);
   CHECK(a.stats().system_allocations == 0);
   CHECK(a.stats().allocated_bytes == 0);
+}
+
+TEST_CASE("a free that throws in empty_cache never frees a block twice on the next call") {
+  g_freed.clear();
+  CachingAllocator a(counting_alloc, throwing_free);
+  void* blocks[4];
+  for (void*& b : blocks) b = a.allocate(1000);
+  for (void* b : blocks) a.deallocate(b);
+  CHECK(a.stats().cached_bytes == 4 * 1024);
+  CHECK_THROWS_AS(a.empty_cache(), std::runtime_error);  // the second free throws
+  CHECK(g_freed.size() == 2);
+  CHECK(a.stats().cached_bytes == 2 * 1024);  // the two handed to free are out of the cache
+  a.empty_cache();                            // frees the other two, and only those
+  CHECK(g_freed.size() == 4);
+  CHECK(a.stats().cached_bytes == 0);
+  std::free(g_freed[1]);  // the one whose free "failed"
 }
 
 TEST_CASE("cpu tensors of repeated shapes reuse cached blocks instead of calling malloc") {

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <type_traits>
@@ -184,12 +185,29 @@ struct TempDir {
 
 }  // namespace ddpm::test
 
-// First line of every CUDA test case: without a GPU it prints the skip marker (ctest reports the test
-// as skipped through SKIP_REGULAR_EXPRESSION) and returns.
-#define DDPM_REQUIRE_CUDA_OR_SKIP()                                       \
-  do {                                                                   \
-    if (!::ddpm::cuda_is_available()) {                                  \
-      std::printf("SKIPPED: no CUDA device\n");                          \
-      return;                                                            \
-    }                                                                    \
+namespace ddpm::test {
+// DDPM_EXPECT_GPU=1 (scripts/gpu-check.sh sets it): a CUDA test that would be skipped fails instead.
+// DDPM_EXPECT_GPU=0: a CUDA test is skipped even where CUDA is installed but failed to start.
+inline const char* expect_gpu_setting() {
+  const char* v = std::getenv("DDPM_EXPECT_GPU");
+  return v ? v : "";
+}
+}  // namespace ddpm::test
+
+// First line of every CUDA test case. Without a GPU it prints the skip marker (ctest reports the test
+// as skipped through SKIP_REGULAR_EXPRESSION), names the reason and returns. Where CUDA is installed
+// but failed to start, or where DDPM_EXPECT_GPU=1 says a GPU must be there, the test fails instead:
+// a broken GPU machine must not pass as one without a GPU. (A test binary run by hand, outside ctest,
+// counts a skipped case as passed: ctest, or scripts/gpu-check.sh, is what tells them apart.)
+#define DDPM_REQUIRE_CUDA_OR_SKIP()                                                                 \
+  do {                                                                                             \
+    if (!::ddpm::cuda_is_available()) {                                                            \
+      const std::string ddpm_expect_ = ::ddpm::test::expect_gpu_setting();                          \
+      if (ddpm_expect_ == "1" || (::ddpm::cuda_failed_to_start() && ddpm_expect_ != "0"))          \
+        FAIL("no usable GPU: " << ::ddpm::cuda_unavailable_reason()                                \
+                                << (ddpm_expect_ == "1" ? " (DDPM_EXPECT_GPU=1 requires one)"      \
+                                                        : " (DDPM_EXPECT_GPU=0 skips instead)"));  \
+      std::printf("SKIPPED: no CUDA device (%s)\n", ::ddpm::cuda_unavailable_reason().c_str());     \
+      return;                                                                                      \
+    }                                                                                              \
   } while (0)

@@ -12,15 +12,23 @@
 
 namespace ddpm::tools {
 
-// "auto": the GPU when one is usable, else the CPU. "cuda" without a usable GPU is an error.
+// "auto": the GPU when one is usable, else the CPU (with a warning on stderr where CUDA is installed
+// but failed to start: that is a fault to fix, not a machine without a GPU). "cuda" or "cuda:N"
+// without that GPU is an error that says why.
 inline Device resolve_device(const std::string& name) {
-  if (name == "auto") return cuda_is_available() ? Device::cuda(0) : Device::cpu();
+  if (name == "auto") {
+    if (cuda_is_available()) return Device::cuda(0);
+    if (cuda_failed_to_start())
+      std::fprintf(stderr, "warning: --device auto: %s; using the CPU\n", cuda_unavailable_reason().c_str());
+    return Device::cpu();
+  }
   Device device = Device::parse(name);
   if (device.is_cuda() && device.index >= cuda_device_count())
     throw std::runtime_error("--device " + name + ": " +
-                             (cuda_is_available() ? "there are only " + std::to_string(cuda_device_count()) + " GPUs"
-                                                  : std::string("no usable CUDA GPU (none is visible, or this build "
-                                                                "has no CUDA backend)")) +
+                             (cuda_is_available() ? "there are only " + std::to_string(cuda_device_count()) +
+                                                        " GPUs (cuda:0 to cuda:" +
+                                                        std::to_string(cuda_device_count() - 1) + ")"
+                                                  : cuda_unavailable_reason()) +
                              "; use --device cpu or auto");
   return device;
 }

@@ -4,6 +4,7 @@
 #include "tensor/allocator.hpp"
 #include "tensor/backend.hpp"
 #include "tensor/cpu/cpu_kernels.hpp"
+#include "tensor/host_sync.hpp"
 
 namespace ddpm {
 namespace {
@@ -20,7 +21,7 @@ class CpuBackend : public Backend {
   void copy_to_host(void* dst, const void* src, size_t nbytes) override {
     if (nbytes > 0) std::memcpy(dst, src, nbytes);
   }
-  void synchronize() override {}  // CPU kernels finish before they return
+  void synchronize() override { count_synchronize(); }  // CPU kernels finish before they return
 
   void unary(UnaryOp op, TensorRef out, TensorRef in, double a, double b) override {
     cpu::unary(op, out, in, a, b);

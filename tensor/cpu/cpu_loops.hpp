@@ -48,23 +48,6 @@ void parallel_for(int64_t n, int64_t grain, const F& f) {
 }
 
 template <typename T>
-constexpr bool is_half_v = std::is_same_v<T, bfloat16> || std::is_same_v<T, float16>;
-
-// Value conversion between stored types: bf16/fp16 go through float, bool is x != 0 one way, 0/1 back.
-template <typename To, typename From>
-inline To convert(From v) {
-  if constexpr (is_half_v<From>) {
-    return convert<To>(float(v));
-  } else if constexpr (is_half_v<To>) {
-    return To(float(v));
-  } else if constexpr (std::is_same_v<To, bool>) {
-    return v != From(0);
-  } else {
-    return static_cast<To>(v);
-  }
-}
-
-template <typename T>
 inline bool is_nan(T x) {
   if constexpr (std::is_floating_point_v<T>) return std::isnan(x); else return false;
 }

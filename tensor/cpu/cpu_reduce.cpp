@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "tensor/cpu/cpu_kernels.hpp"
+#include "tensor/reduce_args.hpp"
 #include "tensor/cpu/cpu_loops.hpp"
 
 namespace ddpm::cpu {
@@ -330,16 +331,7 @@ void softmax_typed(TensorRef out, TensorRef in, int64_t inner, bool log) {
 
 void reduce(ReduceOp op, TensorRef out, TensorRef in, int64_t inner, int64_t correction) {
   const char* name = reduce_name(op);
-  const bool arg = op == ReduceOp::ArgMax || op == ReduceOp::ArgMin;
-  if (op == ReduceOp::Mean || op == ReduceOp::Var)
-    DDPM_CHECK(is_compute(in.dtype), name, ": dtype ", dtype_name(in.dtype),
-               " is not supported, expected float32 or float64");
-  DDPM_CHECK(inner > 0 || op == ReduceOp::Sum, name, ": cannot reduce over zero elements");
-  if (arg)
-    DDPM_CHECK(out.dtype == DType::Int64, name, ": output is ", dtype_name(out.dtype), ", expected int64");
-  else
-    DDPM_CHECK(out.dtype == in.dtype || (is_integral(in.dtype) && out.dtype == DType::Int64), name,
-               ": output is ", dtype_name(out.dtype), ", expected ", dtype_name(in.dtype));
+  check_reduce_args("", op, out, in, inner);
   if (out.layout.numel() == 0) return;
   DDPM_DISPATCH_NUMERIC(in.dtype, name, {
     if (out.dtype == in.dtype) reduce_typed<scalar_t, scalar_t>(op, out, in, inner, correction);
