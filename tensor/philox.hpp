@@ -1,6 +1,7 @@
 // Philox 4x32-10 (Salmon et al. 2011, "Parallel random numbers: as easy as 1, 2, 3"): a counter-based
 // generator, so element i of a random tensor is a pure function of (seed, offset, i) on any device.
 #pragma once
+#include <cmath>
 #include <cstdint>
 
 #include "tensor/macros.hpp"

@@ -121,6 +121,28 @@ TEST_CASE("rand randn bernoulli and randint produce the documented philox values
   CHECK(g.offset() == 23 + 3);
 }
 
+TEST_CASE("rand over a range whose product is inexact rounds the product and the sum apart, never fused") {
+  // u lo + (hi - lo) u: with hi - lo = 0.6 (inexact) the product has more bits than a double holds,
+  // so a fused multiply-add (one rounding) and a multiply then an add (two) differ on many elements.
+  // The GPU computes the same expression (tensor/philox.hpp) and must match the CPU bit for bit, so
+  // neither compiler may contract it: the build turns contraction off on both sides.
+  const uint64_t seed = 77;
+  const double lo = 0.1, hi = 0.7;
+  Generator g(seed);
+  std::vector<double> got = rand({4096}, DType::Float64, &g, lo, hi).to_vector<double>();
+  int fused_differs = 0;
+  for (uint64_t i = 0; i < got.size(); ++i) {
+    const double u = double(ref_word(seed, 0, i) >> 8) / 16777216.0;
+    volatile double product = (hi - lo) * u;  // volatile: rounded here, whatever this file's flags
+    const double separate = lo + product;
+    const double fused = std::fma(hi - lo, u, lo);
+    if (fused != separate) ++fused_differs;
+    CHECK_MESSAGE(got[i] == separate, "element ", i, ": got ", got[i], ", two roundings give ", separate,
+                  ", one fused rounding ", fused);
+  }
+  CHECK(fused_differs > 100);  // the case really tells the two apart
+}
+
 TEST_CASE("the same seed gives the same numbers and a fresh generator starts at offset 0") {
   Generator a(42), b(42), c(43);
   CHECK(a.seed() == 42);

@@ -5,6 +5,8 @@
 #include <limits>
 #include <sstream>
 
+#include "tensor/backend.hpp"
+#include "tensor/host_sync.hpp"
 #include "test_util.hpp"
 
 using namespace ddpm;
@@ -201,6 +203,51 @@ TEST_CASE("float32 float64 int and bool conversions keep or truncate values as C
   // float64 -> float32 rounds to nearest
   Tensor third = tensor({1.0 / 3.0}, {1}, DType::Float64).to(DType::Float32);
   CHECK(third.item() == double(1.0f / 3.0f));
+}
+
+TEST_CASE("float to int conversions saturate and send NaN to 0 as the GPU does") {
+  const double inf = std::numeric_limits<double>::infinity(), nan = std::nan("");
+  // float64 -> int32 / int64
+  Tensor d = Tensor::from_vector<double>({nan, inf, -inf, 3e9, -3e9, 1e19, -1e19, -2.9, 2147483647.5}, {9});
+  CHECK(d.to(DType::Int32).to_vector<int64_t>() ==
+        std::vector<int64_t>{0, INT32_MAX, INT32_MIN, INT32_MAX, INT32_MIN, INT32_MAX, INT32_MIN, -2, INT32_MAX});
+  CHECK(d.to(DType::Int64).to_vector<int64_t>() ==
+        std::vector<int64_t>{0, INT64_MAX, INT64_MIN, 3000000000, -3000000000, INT64_MAX, INT64_MIN, -2, 2147483647});
+  // float32, bfloat16 and float16 sources too (2^31 as a float is just past int32's range)
+  Tensor f = Tensor::from_vector<float>({std::nanf(""), 2147483648.0f, -2147483648.0f, 65504.0f}, {4});
+  CHECK(f.to(DType::Int32).to_vector<int64_t>() == std::vector<int64_t>{0, INT32_MAX, INT32_MIN, 65504});
+  CHECK(f.to(DType::Float16).to(DType::Int32).to_vector<int64_t>() == std::vector<int64_t>{0, INT32_MAX, INT32_MIN, 65504});
+  CHECK(f.to(DType::BFloat16).to(DType::Int64).to_vector<int64_t>() ==
+        std::vector<int64_t>{0, 2147483648, -2147483648, 65536});
+  // the helper itself, at the exact ends
+  CHECK(saturate_cast<int64_t>(9223372036854775807.0) == INT64_MAX);  // the double is 2^63
+  CHECK(saturate_cast<int64_t>(-9223372036854775808.0) == INT64_MIN);
+  CHECK(saturate_cast<int32_t>(-2147483648.0) == INT32_MIN);
+  CHECK(saturate_cast<int32_t>(2147483647.0) == INT32_MAX);
+}
+
+TEST_CASE("host reads uploads and synchronizes are counted on the cpu too") {
+  Tensor x = tensor({1, 2, 3});  // an upload
+  HostSyncCounts before = host_sync_counts();
+  CHECK_THROWS_AS((void)x.item<double>(), std::invalid_argument);
+  HostSyncCounts d = host_sync_counts() - before;
+  CHECK(d.reads == 0);  // item() of a 3-element tensor throws before it reads
+  before = host_sync_counts();
+  (void)ops::sum(x).item();
+  (void)x.to_vector<float>();
+  (void)x.to(Device::cpu());  // same device: nothing moves
+  Tensor y = Tensor::from_vector<float>({1, 2}, {2});
+  Tensor z = ops::mul(x, 2.0);
+  backend(Device::cpu()).synchronize();
+  d = host_sync_counts() - before;
+  CHECK(d.reads == 2);
+  CHECK(d.uploads == 1);
+  CHECK(d.synchronizes == 1);
+  before = host_sync_counts();
+  Tensor w = ops::add(ops::mul(z, z), 1.0);  // device work alone
+  (void)w;
+  d = host_sync_counts() - before;
+  CHECK(d.reads + d.uploads + d.synchronizes == 0);
 }
 
 TEST_CASE("to returns the same tensor when nothing changes") {

@@ -205,8 +205,8 @@ inline const char* expect_gpu_setting() {
       const std::string ddpm_expect_ = ::ddpm::test::expect_gpu_setting();                          \
       if (ddpm_expect_ == "1" || (::ddpm::cuda_failed_to_start() && ddpm_expect_ != "0"))          \
         FAIL("no usable GPU: " << ::ddpm::cuda_unavailable_reason()                                \
-                                << (ddpm_expect_ == "1" ? " (DDPM_EXPECT_GPU=1 requires one)"      \
-                                                        : " (DDPM_EXPECT_GPU=0 skips instead)"));  \
+                                << std::string(ddpm_expect_ == "1" ? " (DDPM_EXPECT_GPU=1 requires one)" \
+                                                                   : " (DDPM_EXPECT_GPU=0 skips instead)")); \
       std::printf("SKIPPED: no CUDA device (%s)\n", ::ddpm::cuda_unavailable_reason().c_str());     \
       return;                                                                                      \
     }                                                                                              \
