@@ -64,7 +64,8 @@ IndexErrorSink index_error_sink(IndexOp op);
 void after_index_op();  // after an index op's launch: checks now only under DDPM_CUDA_SYNC_CHECKS=1
 
 // Waits for the stream, then throws if an index op recorded an error since the last check (and
-// clears the record). Every host wait of the backend goes through here.
+// clears the record). Every wait of the backend goes through here, except the one after an upload
+// from pinned host memory (cuda_backend.cpp), which leaves the record for the next check.
 void synchronize_and_check();
 
 }  // namespace ddpm::gpu

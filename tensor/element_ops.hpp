@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "tensor/dtype.hpp"
 #include "tensor/macros.hpp"
 
 namespace ddpm {
@@ -58,7 +59,10 @@ DDPM_HD T apply_unary_int(UnaryOp op, T x, double a, double b) {
     case UnaryOp::Abs: return x < 0 ? -x : x;
     case UnaryOp::Sign: return T((x > 0) - (x < 0));
     case UnaryOp::Relu: return x > 0 ? x : 0;
-    case UnaryOp::Clamp: return x < T(a) ? T(a) : (x > T(b) ? T(b) : x);
+    case UnaryOp::Clamp: {  // bounds beyond T's range (or +-inf for a one-sided clamp) saturate
+      const T lo = saturate_cast<T>(a), hi = saturate_cast<T>(b);
+      return x < lo ? lo : (x > hi ? hi : x);
+    }
     default: return x;
   }
 }

@@ -118,6 +118,17 @@ TEST_CASE("integer unary ops neg abs sign relu clamp keep the integer dtype") {
   }
 }
 
+TEST_CASE("integer clamp bounds and scalars beyond the int range saturate instead of overflowing") {
+  // Both were plain casts of a double to the int type: undefined behaviour past its range.
+  Tensor x = Tensor::from_vector<int32_t>({-7, 0, INT32_MAX, INT32_MIN}, {4});
+  check_values(ops::clamp(x, -1e10, 1e10), {-7, 0, INT32_MAX, INT32_MIN}, 0.0);
+  check_values(ops::clamp(x, -3, 1e10), {-3, 0, INT32_MAX, -3}, 0.0);
+  Tensor y = Tensor::from_vector<int32_t>({1, -1}, {2});
+  CHECK(ops::mul(y, 1e10).to_vector<int64_t>() == std::vector<int64_t>{INT32_MAX, -INT32_MAX});  // 1e10 -> INT32_MAX
+  CHECK(ops::add(y, std::nan("")).to_vector<int64_t>() == std::vector<int64_t>{1, -1});          // NaN -> 0
+  CHECK(ops::add(y, -2.75).to_vector<int64_t>() == std::vector<int64_t>{-1, -3});                // truncates
+}
+
 // ---- Elementwise binary with broadcasting -------------------------------------------------------
 
 struct BinaryCase {

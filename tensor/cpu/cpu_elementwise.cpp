@@ -95,7 +95,7 @@ void binary_typed(BinaryOp op, TensorRef out, TensorRef x, TensorRef y) {
 
 template <typename T>
 void binary_scalar_typed(BinaryOp op, TensorRef out, TensorRef x, double scalar, bool scalar_first) {
-  const T s = static_cast<T>(scalar);
+  const T s = convert<T>(scalar);  // as the GPU: an int tensor's scalar truncates and saturates
   with_binary_op(op, [&](auto op_c) {
     constexpr BinaryOp OP = decltype(op_c)::value;
     if constexpr (OP >= BinaryOp::Eq) {
