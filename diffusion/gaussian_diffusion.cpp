@@ -1,9 +1,12 @@
 // The Gaussian diffusion (Ho et al. 2020): forward process, posterior, L_simple and the DDPM and DDIM
-// samplers. Coefficients are read from the float64 tables of NoiseSchedule at each sample's t.
+// samplers. Coefficients are gathered at each sample's t from a copy of NoiseSchedule's float64 tables
+// kept on the device (index_select, as the paper's code's _extract_into_tensor): nothing per step
+// crosses between host and device.
 #include "diffusion/gaussian_diffusion.hpp"
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 
@@ -94,22 +97,43 @@ void check_same_shape(const char* op, const char* a_name, const Tensor& a, const
                                 a_name + " " + shape_str(a.shape()));
 }
 
-// One value per sample as a [B, 1, ..., 1] tensor of x's rank, dtype and device (broadcasts over x).
-Tensor per_sample(const std::vector<double>& values, const Tensor& x) {
+// [B, 1, ..., 1] of x's rank: one value per sample, broadcasting over x.
+Shape per_sample_shape(int64_t B, const Tensor& x) {
   Shape shape(size_t(x.dim()), 1);
-  shape[0] = int64_t(values.size());
-  return tensor(values, shape, TensorOptions(x.dtype(), x.device()));
+  shape[0] = B;
+  return shape;
 }
 
-// The timesteps a step runs at, on the CPU: coefficient lookups then copy nothing back from a GPU.
-Tensor steps_tensor(int64_t B, int64_t t) { return full({B}, double(t), DType::Int64); }
+// The first timestep of the 1-D CPU tensor t outside [0, T), read in place (no copy), or -1 if none.
+template <typename I>
+int64_t first_out_of_range(const Tensor& t, int64_t T, int64_t* value) {
+  const I* p = t.data<I>();
+  const int64_t stride = t.stride(0);
+  for (int64_t i = 0; i < t.size(0); ++i) {
+    const int64_t v = int64_t(p[i * stride]);
+    if (v < 0 || v >= T) {
+      *value = v;
+      return i;
+    }
+  }
+  return -1;
+}
 
 }  // namespace
 
-GaussianDiffusion::GaussianDiffusion(const DiffusionConfig& config)
-    : config_(config), sched_(make_betas(config.schedule, config.T, config.beta_start, config.beta_end)) {}
+// The tables on each device and dtype they were asked for: (device, dtype, [kNumTables, T]).
+struct GaussianDiffusion::TableCache {
+  std::mutex mutex;
+  struct Entry { Device device; DType dtype; Tensor tables; };
+  std::vector<Entry> entries;
+};
 
-std::vector<int64_t> GaussianDiffusion::timesteps_of(const Tensor& t, const Tensor& x, const char* op) const {
+GaussianDiffusion::GaussianDiffusion(const DiffusionConfig& config)
+    : config_(config),
+      sched_(make_betas(config.schedule, config.T, config.beta_start, config.beta_end)),
+      cache_(std::make_shared<TableCache>()) {}
+
+GaussianDiffusion::Steps GaussianDiffusion::steps_of(const Tensor& t, const Tensor& x, const char* op) const {
   auto fail = [&](const std::string& what) { throw std::invalid_argument(std::string(op) + ": " + what); };
   if (!x.defined() || x.dim() < 1) fail("x is undefined or 0-dim, expected [B, ...]");
   if (!t.defined()) fail("t is undefined, expected [B] timestep indices");
@@ -118,97 +142,167 @@ std::vector<int64_t> GaussianDiffusion::timesteps_of(const Tensor& t, const Tens
          shape_str(x.shape()) + ")");
   if (t.dtype() != DType::Int64 && t.dtype() != DType::Int32)
     fail("t is " + describe(t) + ", expected integer timestep indices (int64)");
-  std::vector<int64_t> ts = t.to_vector<int64_t>();
-  for (int64_t v : ts)
-    if (v < 0 || v >= T()) fail("t has " + std::to_string(v) + ", expected timesteps in [0, " + std::to_string(T()) + ")");
-  return ts;
+  if (t.device().is_cpu()) {  // host memory: the values are checked where they lie, at no cost
+    int64_t v = 0;
+    const int64_t bad = t.dtype() == DType::Int64 ? first_out_of_range<int64_t>(t, T(), &v)
+                                                  : first_out_of_range<int32_t>(t, T(), &v);
+    if (bad >= 0) fail("t has " + std::to_string(v) + ", expected timesteps in [0, " + std::to_string(T()) + ")");
+  }
+  // On a GPU index_select reports an index out of range itself, at the next synchronization.
+  Tensor idx = t.to(DType::Int64);                   // a kernel when t is int32, else t itself
+  if (idx.device() != x.device()) idx = idx.to(x.device());  // the caller's t lies elsewhere: one copy
+  return {idx};
 }
 
-Tensor GaussianDiffusion::coef(const std::vector<double>& table, const std::vector<int64_t>& ts, const Tensor& x) const {
-  std::vector<double> v(ts.size());
-  for (size_t b = 0; b < ts.size(); ++b) v[b] = table[size_t(ts[b])];
-  return per_sample(v, x);  // [B, 1, 1, 1]
+Tensor GaussianDiffusion::tables(Device device, DType dtype) const {
+  std::lock_guard<std::mutex> lock(cache_->mutex);
+  auto find = [&](DType d) -> const Tensor* {
+    for (const auto& e : cache_->entries)
+      if (e.device == device && e.dtype == d) return &e.tables;
+    return nullptr;
+  };
+  if (const Tensor* hit = find(dtype)) return *hit;
+  // The float64 tables on the device: one upload per device, what every other dtype converts from there.
+  Tensor f64;
+  if (const Tensor* hit = find(DType::Float64)) {
+    f64 = *hit;
+  } else {
+    const std::vector<const std::vector<double>*> rows = {
+        &sched_.betas,                          // kBetas
+        &sched_.sqrt_alphas_cumprod,            // kSqrtAlphasCumprod
+        &sched_.sqrt_one_minus_alphas_cumprod,  // kSqrtOneMinusAlphasCumprod
+        &sched_.sqrt_recip_alphas_cumprod,      // kSqrtRecipAlphasCumprod
+        &sched_.sqrt_recipm1_alphas_cumprod,    // kSqrtRecipm1AlphasCumprod
+        &sched_.posterior_variance,             // kPosteriorVariance
+        &sched_.posterior_log_variance_clipped, // kPosteriorLogVarianceClipped
+        &sched_.posterior_mean_coef1,           // kPosteriorMeanCoef1
+        &sched_.posterior_mean_coef2,           // kPosteriorMeanCoef2
+    };
+    static_assert(kNumTables == 9, "one row per Table");
+    std::vector<double> all;
+    all.reserve(size_t(kNumTables * T()));
+    for (const auto* row : rows) all.insert(all.end(), row->begin(), row->end());
+    f64 = Tensor::from_vector(all, {int64_t(kNumTables), T()}, device);
+    cache_->entries.push_back({device, DType::Float64, f64});
+  }
+  if (dtype == DType::Float64) return f64;
+  // Each value rounded from float64 once, as building it from host doubles in this dtype would.
+  Tensor converted = f64.to(dtype);
+  cache_->entries.push_back({device, dtype, converted});
+  return converted;
+}
+
+Tensor GaussianDiffusion::coef(Table table, const Steps& s, const Tensor& x) const {
+  // _extract_into_tensor of the paper's code: row `table` at each sample's t, [B] -> [B, 1, 1, 1]
+  Tensor row = ops::select(tables(x.device(), x.dtype()), 0, int64_t(table));  // [T]
+  return ops::reshape(ops::index_select(row, 0, s.t), per_sample_shape(s.t.size(0), x));
 }
 
 // ---- forward process and its posterior ---------------------------------------------------------
 
 Tensor GaussianDiffusion::q_sample(const Tensor& x0, const Tensor& t, const Tensor& noise) const {
   check_same_shape("q_sample", "x0", x0, "noise", noise);
-  auto ts = timesteps_of(t, x0, "q_sample");
+  return q_sample_at(x0, steps_of(t, x0, "q_sample"), noise);
+}
+
+Tensor GaussianDiffusion::q_sample_at(const Tensor& x0, const Steps& s, const Tensor& noise) const {
   // eq. 4: q(x_t | x0) = N(sqrt(abar_t) x0, (1 - abar_t) I)
-  return coef(sched_.sqrt_alphas_cumprod, ts, x0) * x0 + coef(sched_.sqrt_one_minus_alphas_cumprod, ts, x0) * noise;
+  return coef(kSqrtAlphasCumprod, s, x0) * x0 + coef(kSqrtOneMinusAlphasCumprod, s, x0) * noise;
 }
 
 GaussianDiffusion::Posterior GaussianDiffusion::q_posterior_mean_variance(const Tensor& x0, const Tensor& x_t,
                                                                           const Tensor& t) const {
   check_same_shape("q_posterior_mean_variance", "x_t", x_t, "x0", x0);
-  auto ts = timesteps_of(t, x_t, "q_posterior_mean_variance");
+  return q_posterior_at(x0, x_t, steps_of(t, x_t, "q_posterior_mean_variance"));
+}
+
+GaussianDiffusion::Posterior GaussianDiffusion::q_posterior_at(const Tensor& x0, const Tensor& x_t,
+                                                               const Steps& s) const {
   // eq. 7: mu-tilde_t = coef1 x0 + coef2 x_t, variance beta-tilde_t
-  Tensor mean = coef(sched_.posterior_mean_coef1, ts, x_t) * x0 + coef(sched_.posterior_mean_coef2, ts, x_t) * x_t;
-  return {mean, coef(sched_.posterior_variance, ts, x_t), coef(sched_.posterior_log_variance_clipped, ts, x_t)};
+  Tensor mean = coef(kPosteriorMeanCoef1, s, x_t) * x0 + coef(kPosteriorMeanCoef2, s, x_t) * x_t;
+  return {mean, coef(kPosteriorVariance, s, x_t), coef(kPosteriorLogVarianceClipped, s, x_t)};
 }
 
 Tensor GaussianDiffusion::predict_x0_from_eps(const Tensor& x_t, const Tensor& t, const Tensor& eps) const {
   check_same_shape("predict_x0_from_eps", "x_t", x_t, "eps", eps);
-  auto ts = timesteps_of(t, x_t, "predict_x0_from_eps");
+  return predict_x0_from_eps_at(x_t, steps_of(t, x_t, "predict_x0_from_eps"), eps);
+}
+
+Tensor GaussianDiffusion::predict_x0_from_eps_at(const Tensor& x_t, const Steps& s, const Tensor& eps) const {
   // eq. 4 solved for x0: x0 = sqrt(1/abar) x_t - sqrt(1/abar - 1) eps
-  return coef(sched_.sqrt_recip_alphas_cumprod, ts, x_t) * x_t - coef(sched_.sqrt_recipm1_alphas_cumprod, ts, x_t) * eps;
+  return coef(kSqrtRecipAlphasCumprod, s, x_t) * x_t - coef(kSqrtRecipm1AlphasCumprod, s, x_t) * eps;
 }
 
 Tensor GaussianDiffusion::predict_eps_from_x0(const Tensor& x_t, const Tensor& t, const Tensor& x0) const {
   check_same_shape("predict_eps_from_x0", "x_t", x_t, "x0", x0);
-  auto ts = timesteps_of(t, x_t, "predict_eps_from_x0");
+  return predict_eps_from_x0_at(x_t, steps_of(t, x_t, "predict_eps_from_x0"), x0);
+}
+
+Tensor GaussianDiffusion::predict_eps_from_x0_at(const Tensor& x_t, const Steps& s, const Tensor& x0) const {
   // eq. 4 solved for eps: eps = (sqrt(1/abar) x_t - x0) / sqrt(1/abar - 1)
-  return (coef(sched_.sqrt_recip_alphas_cumprod, ts, x_t) * x_t - x0) / coef(sched_.sqrt_recipm1_alphas_cumprod, ts, x_t);
+  return (coef(kSqrtRecipAlphasCumprod, s, x_t) * x_t - x0) / coef(kSqrtRecipm1AlphasCumprod, s, x_t);
 }
 
 Tensor GaussianDiffusion::v_from_x0_eps(const Tensor& x0, const Tensor& t, const Tensor& eps) const {
   check_same_shape("v_from_x0_eps", "x0", x0, "eps", eps);
-  auto ts = timesteps_of(t, x0, "v_from_x0_eps");
+  return v_from_x0_eps_at(x0, steps_of(t, x0, "v_from_x0_eps"), eps);
+}
+
+Tensor GaussianDiffusion::v_from_x0_eps_at(const Tensor& x0, const Steps& s, const Tensor& eps) const {
   // v = sqrt(abar) eps - sqrt(1 - abar) x0  (Salimans & Ho 2022)
-  return coef(sched_.sqrt_alphas_cumprod, ts, x0) * eps - coef(sched_.sqrt_one_minus_alphas_cumprod, ts, x0) * x0;
+  return coef(kSqrtAlphasCumprod, s, x0) * eps - coef(kSqrtOneMinusAlphasCumprod, s, x0) * x0;
 }
 
 Tensor GaussianDiffusion::predict_x0_from_v(const Tensor& x_t, const Tensor& t, const Tensor& v) const {
   check_same_shape("predict_x0_from_v", "x_t", x_t, "v", v);
-  auto ts = timesteps_of(t, x_t, "predict_x0_from_v");
+  return predict_x0_from_v_at(x_t, steps_of(t, x_t, "predict_x0_from_v"), v);
+}
+
+Tensor GaussianDiffusion::predict_x0_from_v_at(const Tensor& x_t, const Steps& s, const Tensor& v) const {
   // x0 = sqrt(abar) x_t - sqrt(1 - abar) v  (sqrt(abar)^2 + sqrt(1-abar)^2 = 1 makes this exact)
-  return coef(sched_.sqrt_alphas_cumprod, ts, x_t) * x_t - coef(sched_.sqrt_one_minus_alphas_cumprod, ts, x_t) * v;
+  return coef(kSqrtAlphasCumprod, s, x_t) * x_t - coef(kSqrtOneMinusAlphasCumprod, s, x_t) * v;
 }
 
 Tensor GaussianDiffusion::predict_eps_from_v(const Tensor& x_t, const Tensor& t, const Tensor& v) const {
   check_same_shape("predict_eps_from_v", "x_t", x_t, "v", v);
-  auto ts = timesteps_of(t, x_t, "predict_eps_from_v");
+  return predict_eps_from_v_at(x_t, steps_of(t, x_t, "predict_eps_from_v"), v);
+}
+
+Tensor GaussianDiffusion::predict_eps_from_v_at(const Tensor& x_t, const Steps& s, const Tensor& v) const {
   // eps = sqrt(1 - abar) x_t + sqrt(abar) v
-  return coef(sched_.sqrt_one_minus_alphas_cumprod, ts, x_t) * x_t + coef(sched_.sqrt_alphas_cumprod, ts, x_t) * v;
+  return coef(kSqrtOneMinusAlphasCumprod, s, x_t) * x_t + coef(kSqrtAlphasCumprod, s, x_t) * v;
 }
 
 // ---- the reverse process -----------------------------------------------------------------------
 
 GaussianDiffusion::PMeanVariance GaussianDiffusion::p_mean_variance(const DenoiseModel& model, const Tensor& x_t,
                                                                     const Tensor& t, bool clip_denoised) const {
-  auto ts = timesteps_of(t, x_t, "p_mean_variance");
-  Tensor out = model(x_t, t.to(DType::Int64).to(x_t.device()));  // [B, C, H, W]
+  return p_mean_variance_at(model, x_t, steps_of(t, x_t, "p_mean_variance"), clip_denoised);
+}
+
+GaussianDiffusion::PMeanVariance GaussianDiffusion::p_mean_variance_at(const DenoiseModel& model, const Tensor& x_t,
+                                                                       const Steps& s, bool clip_denoised) const {
+  Tensor out = model(x_t, s.t);  // [B, C, H, W]
   check_same_shape("p_mean_variance", "x_t", x_t, "the model output", out);
 
   PMeanVariance r;
   switch (config_.objective) {
-    case Objective::Eps: r.pred_x0 = predict_x0_from_eps(x_t, t, out); break;
+    case Objective::Eps: r.pred_x0 = predict_x0_from_eps_at(x_t, s, out); break;
     case Objective::X0: r.pred_x0 = out; break;
-    case Objective::V: r.pred_x0 = predict_x0_from_v(x_t, t, out); break;
+    case Objective::V: r.pred_x0 = predict_x0_from_v_at(x_t, s, out); break;
   }
   if (clip_denoised) r.pred_x0 = clamp(r.pred_x0, -1.0, 1.0);
   // eps consistent with the (clipped) x0, which DDIM steps with.
-  r.pred_eps = config_.objective == Objective::Eps && !clip_denoised ? out : predict_eps_from_x0(x_t, t, r.pred_x0);
+  r.pred_eps = config_.objective == Objective::Eps && !clip_denoised ? out : predict_eps_from_x0_at(x_t, s, r.pred_x0);
 
   // p_theta(x_{t-1} | x_t) has the posterior's mean at x0 = pred_x0 (eq. 7) and sigma_t^2 (Sec. 3.2).
-  r.mean = q_posterior_mean_variance(r.pred_x0, x_t, t).mean;
+  r.mean = q_posterior_at(r.pred_x0, x_t, s).mean;
   if (config_.variance == VarianceType::Beta) {
-    r.variance = coef(sched_.betas, ts, x_t);
+    r.variance = coef(kBetas, s, x_t);
     r.log_variance = log(r.variance);
   } else {
-    r.variance = coef(sched_.posterior_variance, ts, x_t);
-    r.log_variance = coef(sched_.posterior_log_variance_clipped, ts, x_t);
+    r.variance = coef(kPosteriorVariance, s, x_t);
+    r.log_variance = coef(kPosteriorLogVarianceClipped, s, x_t);
   }
   return r;
 }
@@ -216,14 +310,14 @@ GaussianDiffusion::PMeanVariance GaussianDiffusion::p_mean_variance(const Denois
 Tensor GaussianDiffusion::p_sample(const DenoiseModel& model, const Tensor& x_t, const Tensor& t, Generator& gen,
                                    bool clip_denoised, Tensor* pred_x0) const {
   NoGradGuard no_grad;
-  auto ts = timesteps_of(t, x_t, "p_sample");
-  PMeanVariance p = p_mean_variance(model, x_t, t, clip_denoised);
-  // Algorithm 2, line 4: x_{t-1} = mu_theta(x_t, t) + sigma_t z, with z = 0 at the last step (t = 0).
-  std::vector<double> nonzero(ts.size());
-  for (size_t b = 0; b < ts.size(); ++b) nonzero[b] = ts[b] > 0 ? 1.0 : 0.0;
+  const Steps s = steps_of(t, x_t, "p_sample");
+  PMeanVariance p = p_mean_variance_at(model, x_t, s, clip_denoised);
+  // Algorithm 2, line 4: x_{t-1} = mu_theta(x_t, t) + sigma_t z, with z = 0 at the last step (t = 0):
+  // the mask 1[t > 0] is made from t on the device, [B, 1, 1, 1].
+  Tensor nonzero = ops::reshape(ops::gt(s.t, 0.0).to(x_t.dtype()), per_sample_shape(s.t.size(0), x_t));
   Tensor z = randn(x_t.shape(), TensorOptions(x_t.dtype(), x_t.device()), &gen);
   if (pred_x0) *pred_x0 = p.pred_x0;
-  return p.mean + (per_sample(nonzero, x_t) * exp(0.5 * p.log_variance)) * z;
+  return p.mean + (nonzero * exp(0.5 * p.log_variance)) * z;
 }
 
 namespace {
@@ -262,7 +356,8 @@ SampleResult GaussianDiffusion::p_sample_loop(const DenoiseModel& model, const S
   for (int64_t k = 0; k < T(); ++k) {
     const int64_t t = T() - 1 - k;  // Algorithm 2: for t = T, ..., 1
     Tensor pred_x0;
-    x = p_sample(model, x, steps_tensor(shape[0], t), gen, opts.clip_denoised, &pred_x0);
+    x = p_sample(model, x, full({shape[0]}, double(t), TensorOptions(DType::Int64, x.device())), gen,
+                 opts.clip_denoised, &pred_x0);
     if (snap[size_t(k)]) {
       r.progress.push_back(pred_x0);
       r.progress_t.push_back(t);
@@ -299,7 +394,9 @@ SampleResult GaussianDiffusion::ddim_sample_loop(const DenoiseModel& model, cons
     const int64_t t = tau[size_t(i)];
     const double a = abar[size_t(t)];
     const double a_prev = i + 1 < S ? abar[size_t(tau[size_t(i + 1)])] : 1.0;  // the last step lands on x0
-    PMeanVariance p = p_mean_variance(model, x, steps_tensor(shape[0], t), opts.clip_denoised);
+    // t for every sample, filled on x's device (no copy from the host)
+    PMeanVariance p = p_mean_variance(model, x, full({shape[0]}, double(t), TensorOptions(DType::Int64, x.device())),
+                                      opts.clip_denoised);
     // Song et al. 2021 eq. 16: sigma = eta sqrt((1 - abar_prev) / (1 - abar)) sqrt(1 - abar / abar_prev)
     const double sigma = eta * std::sqrt((1.0 - a_prev) / (1.0 - a)) * std::sqrt(1.0 - a / a_prev);
     // eq. 12: x_prev = sqrt(abar_prev) x0 + sqrt(1 - abar_prev - sigma^2) eps + sigma z
@@ -319,10 +416,15 @@ SampleResult GaussianDiffusion::ddim_sample_loop(const DenoiseModel& model, cons
 // ---- training ------------------------------------------------------------------------------------
 
 Tensor GaussianDiffusion::training_target(const Tensor& x0, const Tensor& t, const Tensor& noise) const {
+  check_same_shape("training_target", "x0", x0, "noise", noise);
+  return training_target_at(x0, steps_of(t, x0, "training_target"), noise);
+}
+
+Tensor GaussianDiffusion::training_target_at(const Tensor& x0, const Steps& s, const Tensor& noise) const {
   switch (config_.objective) {
-    case Objective::Eps: check_same_shape("training_target", "x0", x0, "noise", noise); return noise;
-    case Objective::X0: check_same_shape("training_target", "x0", x0, "noise", noise); return x0;
-    case Objective::V: return v_from_x0_eps(x0, t, noise);
+    case Objective::Eps: return noise;
+    case Objective::X0: return x0;
+    case Objective::V: return v_from_x0_eps_at(x0, s, noise);
   }
   return Tensor();
 }
@@ -330,22 +432,23 @@ Tensor GaussianDiffusion::training_target(const Tensor& x0, const Tensor& t, con
 Tensor GaussianDiffusion::training_losses(const DenoiseModel& model, const Tensor& x0, Generator& gen) const {
   if (!x0.defined() || x0.dim() < 1 || x0.size(0) < 1)
     throw std::invalid_argument("training_losses: x0 must be [B, C, H, W] with B >= 1");
-  // Algorithm 1, lines 3-4. t is drawn on the CPU (Philox gives the same numbers on every device), so
-  // looking up its coefficients reads nothing back from a GPU.
-  Tensor t = randint(0, T(), {x0.size(0)}, DType::Int64, &gen);                  // [B]
-  Tensor noise = randn(x0.shape(), TensorOptions(x0.dtype(), x0.device()), &gen);  // [B, C, H, W]
+  // Algorithm 1, lines 3-4, drawn on x0's device (Philox gives the same numbers on every device).
+  Tensor t = randint(0, T(), {x0.size(0)}, TensorOptions(DType::Int64, x0.device()), &gen);  // [B]
+  Tensor noise = randn(x0.shape(), TensorOptions(x0.dtype(), x0.device()), &gen);             // [B, C, H, W]
   return training_losses(model, x0, t, noise);
 }
 
 Tensor GaussianDiffusion::training_losses(const DenoiseModel& model, const Tensor& x0, const Tensor& t,
                                           const Tensor& noise) const {
+  check_same_shape("training_losses", "x0", x0, "noise", noise);
+  const Steps s = steps_of(t, x0, "training_losses");
   Tensor x_t, target;
   {
     NoGradGuard constants;  // the data, the noise and the target are constants; only the model learns
-    x_t = q_sample(x0, t, noise);
-    target = detach(training_target(x0, t, noise));
+    x_t = q_sample_at(x0, s, noise);
+    target = detach(training_target_at(x0, s, noise));
   }
-  Tensor out = model(x_t, t.to(DType::Int64).to(x0.device()));
+  Tensor out = model(x_t, s.t);
   check_same_shape("training_losses", "x0", x0, "the model output", out);
   // eq. 14: L_simple = E || target - f_theta(x_t, t) ||^2, averaged over every element
   return mse_loss(out, target);

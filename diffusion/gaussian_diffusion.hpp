@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -57,8 +58,15 @@ struct SampleResult {
 };
 
 // All tensors below are [B, ...] (images: [B, C, H, W]) with t a [B] integer tensor of indices
-// 0..T-1 (index t is the paper's step t+1). Coefficients are gathered at t in float64 and applied in
-// x's dtype on x's device. Bad shapes, t out of range, S or eta out of range throw std::invalid_argument.
+// 0..T-1 (index t is the paper's step t+1), on x's device (a t elsewhere is copied there).
+// The coefficients live twice: the float64 tables of schedule() on the host, and a copy of them on
+// each device and dtype the diffusion is used with (made on first use, then cached), from which
+// each call gathers its coefficients at t with index_select, on the device: a sampler step and a
+// training step copy nothing between host and device and never wait for the device.
+// Bad shapes, t of the wrong shape or dtype, S or eta out of range throw std::invalid_argument; so
+// does t out of range on the CPU (checked where t lies, for free). On a GPU an index out of range
+// is reported by index_select at the next synchronization (std::out_of_range naming index_select):
+// checking it on the spot would mean a wait.
 class GaussianDiffusion {
  public:
   explicit GaussianDiffusion(const DiffusionConfig& config);
@@ -111,17 +119,40 @@ class GaussianDiffusion {
   std::vector<int64_t> ddim_timesteps(int64_t S) const;
 
  private:
-  // The timestep indices of t (a [B] integer tensor, B = x.size(0)), checked; copies t to the host.
-  std::vector<int64_t> timesteps_of(const Tensor& t, const Tensor& x, const char* op) const;
-  // table[t_b] as a [B, 1, ..., 1] tensor (x's rank) in x's dtype on x's device.
-  Tensor coef(const std::vector<double>& table, const std::vector<int64_t>& ts, const Tensor& x) const;
-  PMeanVariance p_mean_variance_at(const DenoiseModel& model, const Tensor& x_t, const Tensor& t,
-                                   const std::vector<int64_t>& ts, bool clip_denoised) const;
+  // The schedule's tables, the rows of the [kNumTables, T] tensor cached per device and dtype.
+  enum Table : int64_t {
+    kBetas, kSqrtAlphasCumprod, kSqrtOneMinusAlphasCumprod, kSqrtRecipAlphasCumprod, kSqrtRecipm1AlphasCumprod,
+    kPosteriorVariance, kPosteriorLogVarianceClipped, kPosteriorMeanCoef1, kPosteriorMeanCoef2, kNumTables
+  };
+  // t once checked by steps_of: int64 [B] on x's device. The helpers that take it check nothing.
+  struct Steps { Tensor t; };
+  struct TableCache;
+
+  // Checks t against x ([B] integer, one per sample; on the CPU also its values, read in place) and
+  // returns it as int64 on x's device. One call per public entry point.
+  Steps steps_of(const Tensor& t, const Tensor& x, const char* op) const;
+  // The tables as a [kNumTables, T] tensor in dtype on device: uploaded once per device, cached.
+  Tensor tables(Device device, DType dtype) const;
+  // table[t_b] as a [B, 1, ..., 1] tensor (x's rank) in x's dtype on x's device, gathered there.
+  Tensor coef(Table table, const Steps& s, const Tensor& x) const;
+
+  // The public functions above without their checks, for use inside one checked call.
+  Tensor q_sample_at(const Tensor& x0, const Steps& s, const Tensor& noise) const;
+  Posterior q_posterior_at(const Tensor& x0, const Tensor& x_t, const Steps& s) const;
+  Tensor predict_x0_from_eps_at(const Tensor& x_t, const Steps& s, const Tensor& eps) const;
+  Tensor predict_eps_from_x0_at(const Tensor& x_t, const Steps& s, const Tensor& x0) const;
+  Tensor v_from_x0_eps_at(const Tensor& x0, const Steps& s, const Tensor& eps) const;
+  Tensor predict_x0_from_v_at(const Tensor& x_t, const Steps& s, const Tensor& v) const;
+  Tensor predict_eps_from_v_at(const Tensor& x_t, const Steps& s, const Tensor& v) const;
+  Tensor training_target_at(const Tensor& x0, const Steps& s, const Tensor& noise) const;
+  PMeanVariance p_mean_variance_at(const DenoiseModel& model, const Tensor& x_t, const Steps& s,
+                                   bool clip_denoised) const;
   // Checks shape and opts, and returns x_T: opts.x_T, or randn(shape) from gen on opts.device.
   Tensor start_noise(const Shape& shape, Generator& gen, const SampleOptions& opts, const char* op) const;
 
   DiffusionConfig config_;
   NoiseSchedule sched_;
+  std::shared_ptr<TableCache> cache_;  // the device copies of the tables (shared by copies of this object)
 };
 
 }  // namespace ddpm

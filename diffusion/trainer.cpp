@@ -203,9 +203,11 @@ TrainResult train(const TrainOptions& o, const Tensor& images) {
       const double lr = warmup_constant_lr(step, o.lr, o.warmup_steps);
       Tensor loss = diffusion.training_losses(eps_theta, x0, gen);
       backward(loss);
-      // The norm waits for the GPU once per step; the loss, read right after, is then ready.
-      const double grad_norm = clip_grad_norm(model.parameters(), o.grad_clip > 0 ? o.grad_clip : INFINITY);
-      const double loss_value = loss.item<double>();
+      // Clipping stays on the device; the loss and the gradient norm then come to the host together,
+      // in the step's one read (its one wait for a GPU).
+      const Tensor norm = clip_grad_norm_(model.parameters(), o.grad_clip > 0 ? o.grad_clip : INFINITY);
+      const std::vector<double> read = ops::stack({loss.to(DType::Float64), norm}).to_vector<double>();
+      const double loss_value = read[0], grad_norm = read[1];
       if (std::isfinite(loss_value) && std::isfinite(grad_norm)) {
         optimizer.set_lr(lr);
         optimizer.step();

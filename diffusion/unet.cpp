@@ -131,16 +131,26 @@ UNetConfig unet_preset(const std::string& name) {
 
 // ---- blocks ------------------------------------------------------------------------------------
 
-Tensor timestep_embedding(const Tensor& t, int64_t dim, DType dtype) {
-  DDPM_CHECK(t.dim() == 1, "timestep_embedding: t has shape ", shape_str(t.shape()), ", expected [B]");
+Tensor timestep_frequencies(int64_t dim, DType dtype, Device device) {
   DDPM_CHECK(dim >= 4 && dim % 2 == 0, "timestep_embedding: dim is ", dim, ", expected an even number >= 4");
   const int64_t half = dim / 2;
   std::vector<double> freq(half);
   for (int64_t i = 0; i < half; ++i) freq[i] = std::exp(-std::log(10000.0) * double(i) / double(half - 1));
+  return Tensor::from_vector(freq, {1, half}).to(dtype).to(device);  // [1, half]
+}
+
+Tensor timestep_embedding(const Tensor& t, const Tensor& freq) {
+  DDPM_CHECK(t.dim() == 1, "timestep_embedding: t has shape ", shape_str(t.shape()), ", expected [B]");
+  DDPM_CHECK(freq.dim() == 2 && freq.size(0) == 1, "timestep_embedding: freq has shape ", shape_str(freq.shape()),
+             ", expected [1, dim / 2]");
   // [B, 1] * [1, half] -> [B, half]
-  Tensor args = ops::mul(ops::unsqueeze(t.to(dtype), 1),
-                         Tensor::from_vector(freq, {1, half}).to(dtype).to(t.device()));
+  Tensor args = ops::mul(ops::unsqueeze(t.to(freq.dtype()), 1), freq);
   return ops::cat({ops::sin(args), ops::cos(args)}, 1);
+}
+
+Tensor timestep_embedding(const Tensor& t, int64_t dim, DType dtype) {
+  DDPM_CHECK(t.dim() == 1, "timestep_embedding: t has shape ", shape_str(t.shape()), ", expected [B]");
+  return timestep_embedding(t, timestep_frequencies(dim, dtype, t.device()));
 }
 
 ResBlock::ResBlock(int64_t cin, int64_t cout, int64_t temb_channels, int64_t groups, double dropout,
@@ -282,6 +292,12 @@ void UNet::build(Generator* gen) {
   init_layer(conv_out_->weight, conv_out_->bias, gen, true);
 }
 
+const Tensor& UNet::frequencies(DType dtype, Device device) {
+  if (!freq_.defined() || freq_.dtype() != dtype || freq_.device() != device)
+    freq_ = timestep_frequencies(config.ch, dtype, device);
+  return freq_;
+}
+
 Tensor UNet::forward(const Tensor& x, const Tensor& t) {
   const UNetConfig& c = config;
   DDPM_CHECK(x.dim() == 4 && x.size(1) == c.in_channels && x.size(2) == c.resolution && x.size(3) == c.resolution,
@@ -292,7 +308,7 @@ Tensor UNet::forward(const Tensor& x, const Tensor& t) {
   DDPM_CHECK(t.device() == x.device(), "UNet: t is on ", t.device().str(), " but x is on ", x.device().str());
 
   // temb: [B, 4ch]
-  Tensor temb = timestep_embedding(t, c.ch, temb1_->weight.dtype());
+  Tensor temb = timestep_embedding(t, frequencies(temb1_->weight.dtype(), x.device()));
   temb = temb2_->forward(silu(temb1_->forward(temb)));
 
   // down, pushing conv_in's output and every entry's output on the skip stack

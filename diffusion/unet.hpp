@@ -38,8 +38,15 @@ std::vector<std::string> unet_preset_names();
 
 // Sinusoidal embedding of the timestep indices. t: [B] (any dtype) -> [B, dim] in `dtype` on t's
 // device: half = dim / 2, freq_i = exp(-ln(10000) i / (half - 1)), [sin(t freq), cos(t freq)] (sin
-// first). dim is even and at least 4.
+// first). dim is even and at least 4. Makes the frequencies on the host and uploads them each call;
+// the UNet keeps them on its device instead (the two forms below).
 Tensor timestep_embedding(const Tensor& t, int64_t dim, DType dtype = DType::Float32);
+// The frequencies freq_i above as a [1, dim / 2] tensor in `dtype` on `device` (computed in float64
+// on the host, then converted and uploaded: one upload).
+Tensor timestep_frequencies(int64_t dim, DType dtype, Device device);
+// The embedding with frequencies from timestep_frequencies (on t's device, in the embedding's dtype):
+// no upload. [B] -> [B, 2 * freq.size(1)], the same values as the form above.
+Tensor timestep_embedding(const Tensor& t, const Tensor& freq);
 
 // ResBlock(cin -> cout) with a time-embedding projection. Children: norm1, conv1, temb, norm2,
 // conv2, skip (1x1 conv, only when cin != cout).
@@ -86,6 +93,11 @@ class UNet : public Module {
 
  private:
   void build(Generator* gen);
+  // timestep_frequencies(config.ch, dtype, device), made on the first forward on that device and
+  // dtype and kept, so that a forward uploads nothing.
+  const Tensor& frequencies(DType dtype, Device device);
+
+  Tensor freq_;
 
   std::shared_ptr<Linear> temb1_, temb2_;
   std::shared_ptr<Conv2d> conv_in_, conv_out_;

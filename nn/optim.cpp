@@ -134,10 +134,10 @@ void SGD::zero_grad(bool set_to_none) {
 }
 
 // ---- clip_grad_norm ------------------------------------------------------------------------------
-double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
+Tensor clip_grad_norm_(const std::vector<Tensor>& params, double max_norm) {
   DDPM_CHECK(max_norm > 0.0, "clip_grad_norm: max_norm must be > 0, got ", max_norm);
   NoGradGuard no_grad;
-  // The gradients, grouped by device: one sum_of_squares (and one sync) per device.
+  // The gradients, grouped by device: one sum_of_squares per device, into a float64 scalar there.
   std::vector<Tensor> grads;
   std::vector<std::pair<Device, std::vector<TensorRef>>> groups;
   for (const Tensor& p : params) {
@@ -149,21 +149,40 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
     if (k == groups.size()) groups.push_back({g.device(), {}});
     groups[k].second.push_back(g.ref());
   }
-  double sum_sq = 0.0;
+  const Device home = !groups.empty() ? groups[0].first : !params.empty() ? params[0].device() : Device::cpu();
+  const TensorOptions f64(DType::Float64, home);
+  Tensor sum_sq;
   for (const auto& [device, refs] : groups) {
-    Tensor out = empty({}, TensorOptions(DType::Float64, device));
-    backend(device).sum_of_squares(out.ref(), refs);
-    sum_sq += out.item();
+    Tensor part = empty({}, TensorOptions(DType::Float64, device));
+    backend(device).sum_of_squares(part.ref(), refs);
+    if (device != home) part = part.to(home);  // another device's partial sum: a copy through the host
+    sum_sq = sum_sq.defined() ? ops::add(sum_sq, part) : part;
   }
-  const double norm = std::sqrt(sum_sq);
-  const double coef = max_norm / (norm + 1e-6);
-  if (std::isfinite(norm) && coef < 1.0) {
-    for (const Tensor& p : params) {
-      const Tensor g = grad(p);
-      if (g.defined()) set_grad(p, ops::mul(g, coef));
-    }
+  Tensor norm = sum_sq.defined() ? ops::sqrt(sum_sq) : zeros({}, f64);  // [] float64
+  if (groups.empty() || !std::isfinite(max_norm)) return norm;  // nothing to scale: the coefficient is 1
+
+  // coef = min(1, max_norm / (norm + 1e-6)), and 1 where the norm is not finite (the gradients are
+  // left alone and the caller skips the step). Multiplying by exactly 1 changes no gradient.
+  Tensor coef = ops::minimum(ops::div(max_norm, ops::add(norm, 1e-6)), 1.0);
+  coef = ops::where(ops::lt(norm, INFINITY), coef, ones({}, f64));  // norm >= 0; NaN < inf is false
+  std::vector<std::pair<std::pair<Device, DType>, Tensor>> coefs;  // coef in each gradient's device and dtype
+  auto coef_for = [&](const Tensor& g) -> Tensor {
+    for (const auto& [key, c] : coefs)
+      if (key.first == g.device() && key.second == g.dtype()) return c;
+    Tensor c = coef;
+    if (g.device() != home) c = c.to(g.device());
+    coefs.push_back({{g.device(), g.dtype()}, c.to(g.dtype())});  // rounded once, as a scalar argument would be
+    return coefs.back().second;
+  };
+  for (const Tensor& p : params) {
+    const Tensor g = grad(p);
+    if (g.defined()) set_grad(p, ops::mul(g, coef_for(g)));
   }
   return norm;
+}
+
+double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
+  return clip_grad_norm_(params, max_norm).item();
 }
 
 }  // namespace ddpm

@@ -87,9 +87,16 @@ class SGD {
 };
 
 // Scales the gradients of `params` so that their global L2 norm (over all gradients together) is at
-// most max_norm, as torch.nn.utils.clip_grad_norm_ (coefficient max_norm / (norm + 1e-6)), and
-// returns the norm before clipping. The norm is one Backend::sum_of_squares per device and one sync.
-// A non-finite norm leaves the gradients alone and is returned, so the caller can skip the step.
+// most max_norm, as torch.nn.utils.clip_grad_norm_: every gradient times min(1, max_norm / (norm +
+// 1e-6)). A non-finite norm leaves the gradients alone, so the caller can skip the step.
+//
+// clip_grad_norm_ does it all on the device and returns the norm before clipping as a float64 0-dim
+// tensor on the parameters' device, without waiting for it: one Backend::sum_of_squares, a few
+// scalar kernels and one multiply per gradient (none when max_norm is infinite). Read the norm
+// together with the step's other numbers (the trainer reads it with the loss, in one copy).
+// Parameters on several devices work, at the cost of copying each device's partial sum (a wait).
+Tensor clip_grad_norm_(const std::vector<Tensor>& params, double max_norm);
+// The same, returning the norm as a double: one read (a wait for the device).
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm);
 
 }  // namespace ddpm

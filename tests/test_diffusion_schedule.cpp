@@ -267,6 +267,41 @@ TEST_CASE("names and metadata round trip") {
   CHECK(DiffusionConfig::from_metadata(DiffusionConfig().to_metadata()).T == 1000);
 }
 
+TEST_CASE("coefficients gathered on the device equal the host tables at any t layout") {
+  // q_sample(x0 = 1, noise = 0) is sqrt(abar_t) and q_sample(0, 1) is sqrt(1 - abar_t), per sample:
+  // the cached device tables gathered at t give exactly the float64 host values (float32: rounded once).
+  GaussianDiffusion d = make_diffusion(BetaSchedule::Cosine, 100);
+  const NoiseSchedule& s = d.schedule();
+  const std::vector<int64_t> ts = {0, 99, 42, 42, 7};
+  const Shape shape = {5, 1, 2, 2};
+  for (DType dtype : {DType::Float64, DType::Float32}) {
+    CAPTURE(dtype_name(dtype));
+    Tensor one = ones(shape, dtype), zero = zeros(shape, dtype);
+    // int64, int32 and a strided view of a larger int64 tensor (every other element, from 1).
+    std::vector<int64_t> wide(11, 1000);
+    for (size_t i = 0; i < ts.size(); ++i) wide[2 * i + 1] = ts[i];
+    const Tensor strided = ops::slice(Tensor::from_vector<int64_t>(wide, {11}), 0, 1, 11, 2);
+    REQUIRE(!strided.is_contiguous());
+    for (const Tensor& t : {steps(ts), steps(ts).to(DType::Int32), strided}) {
+      Tensor a = ops::reshape(d.q_sample(one, t, zero), {5, 4}), b = ops::reshape(d.q_sample(zero, t, one), {5, 4});
+      for (size_t i = 0; i < ts.size(); ++i) {
+        const double want_a = s.sqrt_alphas_cumprod[size_t(ts[i])], want_b = s.sqrt_one_minus_alphas_cumprod[size_t(ts[i])];
+        const std::vector<double> got_a = ops::select(a, 0, int64_t(i)).to_vector<double>();
+        const std::vector<double> got_b = ops::select(b, 0, int64_t(i)).to_vector<double>();
+        for (double v : got_a) CHECK(v == (dtype == DType::Float64 ? want_a : double(float(want_a))));
+        for (double v : got_b) CHECK(v == (dtype == DType::Float64 ? want_b : double(float(want_b))));
+      }
+    }
+  }
+  // The range check reads the view's own elements, not its neighbours in storage (which are 1000).
+  std::vector<int64_t> wide = {1000, 3, 1000, 100, 1000};
+  const Tensor strided = ops::slice(Tensor::from_vector<int64_t>(wide, {5}), 0, 1, 5, 2);  // {3, 100}
+  Tensor x = zeros({2, 1, 2, 2});
+  check_throws_with_all<std::invalid_argument>([&] { d.q_sample(x, strided, x); }, {"q_sample", "t has 100", "[0, 100)"});
+  check_throws_with_all<std::invalid_argument>([&] { d.q_sample(x, steps({5, 100}).to(DType::Int32), x); },
+                                               {"t has 100", "[0, 100)"});
+}
+
 TEST_CASE("bad schedule and forward process inputs throw with messages") {
   check_throws_with_all<std::invalid_argument>([] { parse_beta_schedule("cos"); }, {"cos", "linear", "cosine", "quadratic"});
   check_throws_with_all<std::invalid_argument>([] { parse_objective("noise"); }, {"noise", "eps", "x0", "v"});

@@ -1,10 +1,12 @@
 // The optimizers, gradient clipping, learning-rate schedules and the EMA against hand-written float64
 // loops of their formulas; state save and restore; on a GPU, the fused kernels against the CPU.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "nn/nn.hpp"
 #include "tensor/allocator.hpp"
+#include "tensor/host_sync.hpp"
 #include "test_util.hpp"
 
 using namespace ddpm;
@@ -296,6 +298,56 @@ TEST_CASE("clip_grad_norm leaves gradients alone when the norm is not finite") {
   set_grad(a, tensor({INFINITY, 1.0}, {2}));
   CHECK(std::isinf(clip_grad_norm({a}, 1.0)));
   check_values(grad(a), {INFINITY, 1.0}, 0.0);
+}
+
+TEST_CASE("clip_grad_norm_ clips on the device: the same gradients, the norm as a tensor, no host read") {
+  // Two float32 parameters (one gradient a non-contiguous view) and a float64 one, as the double
+  // form's test; three max_norms: above the norm (coefficient 1), below it, and infinite (off).
+  for (double max_norm : {100.0, 1.3, double(INFINITY)}) {
+    CAPTURE(max_norm);
+    Tensor a = param({0, 0, 0, 0}, {2, 2}, DType::Float32), b = param({0, 0}, {2}, DType::Float64);
+    Tensor a2 = param({0, 0, 0, 0}, {2, 2}, DType::Float32), b2 = param({0, 0}, {2}, DType::Float64);
+    for (const Tensor& p : {a, a2}) set_grad(p, ops::transpose(tensor({3, 0, 4, 0}, {2, 2}), 0, 1));
+    for (const Tensor& p : {b, b2}) set_grad(p, tensor({0, 12}, {2}, DType::Float64));
+    Tensor norm;
+    const HostSyncCounts before = host_sync_counts();
+    norm = clip_grad_norm_({a, b}, max_norm);
+    const HostSyncCounts used = host_sync_counts() - before;
+    CHECK(used.reads == 0);
+    CHECK(used.uploads == 0);
+    CHECK(used.synchronizes == 0);
+    CHECK(norm.dim() == 0);
+    CHECK(norm.dtype() == DType::Float64);
+    CHECK(norm.device() == Device::cpu());
+    CHECK(norm.item() == std::sqrt(169.0));
+    // Bit for bit what the double form does, and what the formula gives with the coefficient
+    // rounded to each gradient's dtype (float(coef) * float(g) in float32).
+    CHECK(clip_grad_norm({a2, b2}, max_norm) == norm.item());
+    check_close(grad(a), grad(a2), 0.0, 0.0);
+    check_close(grad(b), grad(b2), 0.0, 0.0);
+    const double coef = std::min(1.0, max_norm / (13.0 + 1e-6));
+    const float c32 = float(coef);
+    check_values(grad(a), {double(3.0f * c32), double(4.0f * c32), 0, 0}, 0.0);
+    check_values(grad(b), {0, 12.0 * coef}, 0.0);
+  }
+  // Non-finite norms (inf and NaN) leave the gradients alone and come back as they are.
+  for (double bad : {double(INFINITY), double(NAN)}) {
+    CAPTURE(bad);
+    Tensor a = param({0, 0}, {2}, DType::Float32);
+    set_grad(a, tensor({bad, 3.0}, {2}));
+    const double n = clip_grad_norm_({a}, 1.0).item();
+    CHECK(!std::isfinite(n));
+    CHECK(std::isnan(n) == std::isnan(bad));
+    std::vector<double> g = grad(a).to_vector<double>();
+    CHECK(std::isnan(g[0]) == std::isnan(bad));
+    CHECK(std::isinf(g[0]) == std::isinf(bad));
+    CHECK(g[1] == 3.0);
+  }
+  // No gradients at all: a zero norm, nothing to scale.
+  Tensor none = param({1, 2}, {2}, DType::Float32);
+  CHECK(clip_grad_norm_({none}, 1.0).item() == 0.0);
+  CHECK(!grad(none).defined());
+  check_throws_with([&] { clip_grad_norm_({none}, 0.0); }, "max_norm must be > 0");
 }
 
 TEST_CASE("sum_of_squares kernel is exact on many chunks") {

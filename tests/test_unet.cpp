@@ -234,6 +234,13 @@ TEST_CASE("timestep_embedding matches pytorch") {
     Tensor e32 = timestep_embedding(t.to(DType::Int32), dim);
     REQUIRE(e32.dtype() == DType::Float32);
     test::check_close(e32, expected, 2e-4, 0.0);
+    // The form with the frequencies made once (as the UNet keeps them) gives the same bits.
+    for (DType dtype : {DType::Float64, DType::Float32}) {
+      Tensor freq = timestep_frequencies(dim, dtype, Device::cpu());
+      REQUIRE(freq.shape() == Shape{1, dim / 2});
+      REQUIRE(freq.dtype() == dtype);
+      test::check_close(timestep_embedding(t, freq), dtype == DType::Float64 ? e64 : e32, 0.0, 0.0);
+    }
   }
   // t = 0: sin(0) = 0 in the first half, cos(0) = 1 in the second, in any dtype.
   std::vector<double> zero_row(8, 0.0);
@@ -340,6 +347,10 @@ TEST_CASE("unet wrong input shape throws") {
   throws(zeros({2, 1, 32, 32}), zeros({2, 1}, DType::Int64), "t has shape");
   test::check_throws_with([] { timestep_embedding(tensor({1, 2}, DType::Int64), 7); }, "dim");
   test::check_throws_with([] { timestep_embedding(zeros({2, 1}, DType::Int64), 8); }, "[B]");
+  test::check_throws_with([] { timestep_frequencies(7, DType::Float32, Device::cpu()); }, "dim is 7");
+  const Tensor freq = timestep_frequencies(8, DType::Float32, Device::cpu());
+  test::check_throws_with([&] { timestep_embedding(zeros({2, 1}, DType::Int64), freq); }, "[B]");
+  test::check_throws_with([&] { timestep_embedding(t2, ops::reshape(freq, {4})); }, "[1, dim / 2]");
 }
 
 }  // TEST_SUITE
