@@ -14,7 +14,7 @@
 #include <functional>
 #include <limits>
 
-#include "test_util.hpp"
+#include "cuda_parity.hpp"
 
 using namespace ddpm;
 using namespace ddpm::test;
@@ -65,18 +65,10 @@ void parity_bits(const std::function<Tensor(Device)>& f) {
   CHECK(g.device() == gpu());
   check_same_bits(g, c);
 }
-// Runs f on the CPU and on the GPU; the results must agree within atol + rtol |cpu| (NaN matches NaN).
 void parity_close(const std::function<Tensor(Device)>& f, double atol, double rtol) {
-  Tensor c = f(Device::cpu());
-  Tensor g = f(gpu());
-  CHECK(c.device().is_cpu());
-  CHECK(g.device() == gpu());
-  CHECK(g.dtype() == c.dtype());
-  check_close(g, c, atol, rtol);
+  check_parity(f, gpu(), atol, rtol);
 }
-void parity_close(const std::function<Tensor(Device)>& f, DType d) {
-  parity_close(f, d == DType::Float64 ? 1e-12 : 1e-6, d == DType::Float64 ? 1e-12 : 1e-5);
-}
+void parity_close(const std::function<Tensor(Device)>& f, DType d) { check_parity(f, gpu(), d); }
 
 // n integers in [-lim, lim] in a scrambled order, times `scale`: a row of a few dozen has repeats, so
 // argmax/argmin meet ties and comparisons meet equal pairs.
