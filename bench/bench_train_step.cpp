@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -18,7 +19,9 @@
 
 using namespace ddpm;
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   Device dev = Device::parse(argc > 1 ? argv[1] : "cpu");
   const int64_t batch = argc > 2 ? std::atoll(argv[2]) : 64;
   int steps = argc > 3 ? std::atoi(argv[3]) : 0;
@@ -61,4 +64,15 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {  // a bad device or preset name, no GPU: one line, exit code 1
+    std::fprintf(stderr, "bench_train_step: error: %s\n", e.what());
+    return 1;
+  }
 }

@@ -31,7 +31,7 @@ def timestep_embedding(t, dim, dtype=torch.float32):
     """t: [B] timestep indices (0 .. T-1) -> [B, dim]: [sin(t freq), cos(t freq)], freq_i = 10000^(-i / (half - 1)).
     Computed in float64 and then rounded to `dtype`."""
     half = dim // 2
-    freq = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float64) / (half - 1))
+    freq = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float64, device=t.device) / (half - 1))
     args = t.to(torch.float64)[:, None] * freq[None, :]  # [B, half]
     return torch.cat([torch.sin(args), torch.cos(args)], dim=1).to(dtype)
 
@@ -193,14 +193,25 @@ class UNet(nn.Module):
 T = 1000
 BETAS = torch.linspace(1e-4, 0.02, T, dtype=torch.float64)
 ALPHAS_CUMPROD = torch.cumprod(1.0 - BETAS, dim=0)
+_ALPHAS_CUMPROD_ON = {}
+
+
+def _alphas_cumprod(device):
+    """ALPHAS_CUMPROD on `device`, copied there once."""
+    key = str(device)
+    if key not in _ALPHAS_CUMPROD_ON:
+        _ALPHAS_CUMPROD_ON[key] = ALPHAS_CUMPROD.to(device)
+    return _ALPHAS_CUMPROD_ON[key]
 
 
 def ddpm_loss(model, x0, generator=None):
-    """t ~ U{0 .. T-1}, eps ~ N(0, I), x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps; mean((eps - model(x_t, t))^2)."""
+    """t ~ U{0 .. T-1}, eps ~ N(0, I), x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps; mean((eps - model(x_t, t))^2).
+    t and eps are drawn on x0's device, or on the CPU (then copied) from a CPU `generator` when one is given."""
     b = x0.shape[0]
-    t = torch.randint(0, T, (b,), generator=generator, device="cpu").to(x0.device)
-    eps = torch.randn(x0.shape, generator=generator, device="cpu", dtype=x0.dtype).to(x0.device)
-    abar = ALPHAS_CUMPROD.to(x0.device)[t].to(x0.dtype).view(b, 1, 1, 1)
+    draw = "cpu" if generator is not None else x0.device
+    t = torch.randint(0, T, (b,), generator=generator, device=draw).to(x0.device)
+    eps = torch.randn(x0.shape, generator=generator, device=draw, dtype=x0.dtype).to(x0.device)
+    abar = _alphas_cumprod(x0.device)[t].to(x0.dtype).view(b, 1, 1, 1)
     x_t = abar.sqrt() * x0 + (1.0 - abar).sqrt() * eps
     return F.mse_loss(model(x_t, t), eps)
 
