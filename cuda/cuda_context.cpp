@@ -41,12 +41,17 @@ const DeviceQuery& query() noexcept {
     // Without the driver library the runtime answers cudaErrorInsufficientDriver, exactly as it does
     // for a driver too old for it: only whether libcuda.so.1 loads tells "no GPU here" from a fault.
     void* driver = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
-    if (!driver || err == cudaErrorStubLibrary) {
-      if (driver) dlclose(driver);
+    if (!driver) {
       r.reason = "no CUDA driver is installed (libcuda.so.1 is not found)";
       return r;
     }
     dlclose(driver);
+    if (err == cudaErrorStubLibrary) {  // the toolkit's stub came first on the library path: a fault
+      r.failed = true;
+      r.reason = "CUDA failed to start: the loader found the CUDA toolkit's stub libcuda.so.1 before the real "
+                 "driver (remove .../lib64/stubs from LD_LIBRARY_PATH)";
+      return r;
+    }
     r.failed = true;
     r.reason = std::string("CUDA failed to start: cudaGetDeviceCount returned ") + cudaGetErrorName(err) + " (" +
                cudaGetErrorString(err) + "); check the driver (nvidia-smi), the device nodes and CUDA_VISIBLE_DEVICES";
@@ -184,6 +189,8 @@ const IndexErrorBuffers& index_error_buffers() {
   return b;
 }
 
+// Serialises the host's reads of the record. One host thread drives the GPU in this library; were two
+// to, an error recorded by the other's kernel between this read and the clear below could be lost.
 std::mutex& check_mutex() {
   static std::mutex m;
   return m;

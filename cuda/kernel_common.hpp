@@ -7,6 +7,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "cuda/cuda_context.hpp"
 #include "tensor/backend.hpp"
 
 namespace ddpm::gpu {

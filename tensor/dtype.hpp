@@ -115,6 +115,8 @@ constexpr bool is_half_v = std::is_same_v<T, bfloat16> || std::is_same_v<T, floa
 // out-of-range value is undefined behaviour, so the CPU must not rely on it).
 template <typename I, typename F>
 DDPM_HD I saturate_cast(F x) {
+  static_assert(std::is_integral_v<I> && std::is_signed_v<I> && std::is_floating_point_v<F>,
+                "saturate_cast: from a float type to a signed integer type");
   constexpr F lo = F(std::numeric_limits<I>::min());  // -2^31 or -2^63: exact in float and double
   if (!(x == x)) return I(0);
   if (x <= lo) return std::numeric_limits<I>::min();

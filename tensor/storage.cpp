@@ -6,10 +6,13 @@
 
 namespace ddpm {
 
-Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
-  data_ = backend(device).allocator().allocate(nbytes);
+Storage::Storage(size_t nbytes, Device device)
+    : nbytes_(nbytes), device_(device), allocator_(&backend(device).allocator()) {
+  data_ = allocator_->allocate(nbytes);
 }
 
-Storage::~Storage() { backend(device_).allocator().deallocate(data_); }
+// Straight to the allocator: a thread that drops a GPU tensor it never used must not bind the GPU
+// (cudaSetDevice may fail at exit), and a destructor must not throw.
+Storage::~Storage() { allocator_->deallocate(data_); }
 
 }  // namespace ddpm

@@ -7,6 +7,8 @@
 
 namespace ddpm {
 
+class Allocator;
+
 class Storage {
  public:
   Storage(size_t nbytes, Device device);  // allocates through the device's caching allocator
@@ -22,6 +24,7 @@ class Storage {
   void* data_ = nullptr;
   size_t nbytes_ = 0;
   Device device_;
+  Allocator* allocator_ = nullptr;  // the one that gave data_: freeing never asks backend() again
 };
 
 }  // namespace ddpm
