@@ -1,6 +1,6 @@
 // The Gaussian diffusion (Ho et al. 2020): forward process, posterior, L_simple and the DDPM and DDIM
 // samplers. Coefficients are gathered at each sample's t from a copy of NoiseSchedule's float64 tables
-// kept on the device (index_select, as the paper's code's _extract_into_tensor): nothing per step
+// kept on the device (index_select, as improved-diffusion's _extract_into_tensor): nothing per step
 // crosses between host and device.
 #include "diffusion/gaussian_diffusion.hpp"
 
@@ -193,7 +193,7 @@ Tensor GaussianDiffusion::tables(Device device, DType dtype) const {
 }
 
 Tensor GaussianDiffusion::coef(Table table, const Steps& s, const Tensor& x) const {
-  // _extract_into_tensor of the paper's code: row `table` at each sample's t, [B] -> [B, 1, 1, 1]
+  // improved-diffusion's _extract_into_tensor: row `table` at each sample's t, [B] -> [B, 1, 1, 1]
   Tensor row = ops::select(tables(x.device(), x.dtype()), 0, int64_t(table));  // [T]
   return ops::reshape(ops::index_select(row, 0, s.t), per_sample_shape(s.t.size(0), x));
 }

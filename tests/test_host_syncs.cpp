@@ -193,16 +193,6 @@ void check_training_steps(Device device) {
   CHECK(step.optimizer->step_count() == 4);
 }
 
-// 8x8 images of a bright square on a dark background, in [-1, 1] (tests/test_trainer.cpp's toy set).
-Tensor toy_images(int64_t n) {
-  std::vector<float> data(size_t(n) * 64, -1.0f);
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t y0 = (i % 2) * 4, x0 = ((i / 2) % 2) * 4;
-    for (int64_t y = y0; y < y0 + 4; ++y)
-      for (int64_t x = x0; x < x0 + 4; ++x) data[size_t(i * 64 + y * 8 + x)] = 1.0f;
-  }
-  return Tensor::from_vector(data, {n, 1, 8, 8});
-}
 
 // train() itself, with its CSV log and progress bar: stop_requested is polled at the start of every
 // step, so the counts between two polls are exactly one step's. No checkpoint or sample grid is made
@@ -226,7 +216,7 @@ void check_train_loop(Device device, uint64_t batch_uploads) {
     polls.push_back(host_sync_counts());
     return false;
   };
-  TrainResult r = train(o, toy_images(12));
+  TrainResult r = train(o, test::toy_images(12));
   REQUIRE(r.losses.size() == 6);
   CHECK(r.skipped_steps == 0);
   REQUIRE(polls.size() == 6);

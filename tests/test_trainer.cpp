@@ -9,22 +9,13 @@
 #include "test_util.hpp"
 
 using namespace ddpm;
+using test::toy_images;
 namespace fs = std::filesystem;
 using TempDir = test::TempDir;
 
 namespace {
 
 
-// 8x8 one-channel images: a bright square at one of four places on a dark background, in [-1, 1].
-Tensor toy_images(int64_t n) {
-  std::vector<float> data(size_t(n) * 64, -1.0f);
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t y0 = (i % 2) * 4, x0 = ((i / 2) % 2) * 4;
-    for (int64_t y = y0; y < y0 + 4; ++y)
-      for (int64_t x = x0; x < x0 + 4; ++x) data[size_t(i * 64 + y * 8 + x)] = 1.0f;
-  }
-  return Tensor::from_vector(data, {n, 1, 8, 8});
-}
 
 TrainOptions toy_options() {
   TrainOptions o;

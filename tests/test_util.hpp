@@ -186,6 +186,20 @@ struct TempDir {
 }  // namespace ddpm::test
 
 namespace ddpm::test {
+// n 8x8 one-channel images, a bright square at one of four places on a dark background, in [-1, 1]:
+// the toy data set of the trainer tests. [n, 1, 8, 8]
+inline Tensor toy_images(int64_t n) {
+  std::vector<float> data(size_t(n) * 64, -1.0f);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t y0 = (i % 2) * 4, x0 = ((i / 2) % 2) * 4;
+    for (int64_t y = y0; y < y0 + 4; ++y)
+      for (int64_t x = x0; x < x0 + 4; ++x) data[size_t(i * 64 + y * 8 + x)] = 1.0f;
+  }
+  return Tensor::from_vector(data, {n, 1, 8, 8});
+}
+}  // namespace ddpm::test
+
+namespace ddpm::test {
 // DDPM_EXPECT_GPU=1 (scripts/gpu-check.sh sets it): a CUDA test that would be skipped fails instead.
 // DDPM_EXPECT_GPU=0: a CUDA test is skipped even where CUDA is installed but failed to start.
 inline const char* expect_gpu_setting() {
