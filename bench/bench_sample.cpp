@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "autograd/autograd.hpp"
+#include "bench_timing.hpp"
 #include "diffusion/unet.hpp"
 #include "tensor/backend.hpp"
 #include "tensor/ops.hpp"
@@ -56,17 +57,8 @@ int run(int argc, char** argv) {
       // x_t: [B, C, H, W] ~ N(0, I) and t: [B] in 0 .. 999, fixed: the sampler's own work is not timed.
       Tensor x_t = randn({batch, c.in_channels, c.resolution, c.resolution}, TensorOptions(DType::Float32, dev), &gen);
       Tensor t = randint(0, 1000, {batch}, TensorOptions(DType::Int64, dev), &gen);
-      for (int i = 0; i < 2; ++i) model.forward(x_t, t);  // warm-up: fills the caching allocator
-      backend(dev).synchronize();
-      std::vector<double> times;
-      for (int i = 0; i < evals; ++i) {
-        auto t0 = std::chrono::steady_clock::now();
-        Tensor eps = model.forward(x_t, t);
-        backend(dev).synchronize();
-        times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-      }
-      std::sort(times.begin(), times.end());
-      std::printf("%s\t%lld\t%.3f\n", preset.c_str(), static_cast<long long>(batch), times[times.size() / 2]);
+      const double ms = bench::median_ms(dev, [&] { model.forward(x_t, t); }, evals, /*warmups=*/2);
+      std::printf("%s\t%lld\t%.3f\n", preset.c_str(), static_cast<long long>(batch), ms);
       std::fflush(stdout);
     }
   }

@@ -9,24 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "bench_timing.hpp"
 #include "tensor/ops.hpp"
 #include "tensor/random.hpp"
 
 using namespace ddpm;
 
-static double median_ms(Device dev, const std::function<void()>& fn, int reps) {
-  fn();  // warm-up: fills the caching allocator
-  backend(dev).synchronize();
-  std::vector<double> times;
-  for (int i = 0; i < reps; ++i) {
-    auto t0 = std::chrono::steady_clock::now();
-    fn();
-    backend(dev).synchronize();
-    times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
-}
+using bench::median_ms;
 
 int main(int argc, char** argv) {
   Device dev = Device::parse(argc > 1 ? argv[1] : "cpu");

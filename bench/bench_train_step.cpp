@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_timing.hpp"
 #include "diffusion/gaussian_diffusion.hpp"
 #include "diffusion/unet.hpp"
 #include "nn/optim.hpp"
@@ -50,17 +51,8 @@ int run(int argc, char** argv) {
       opt.step();
       opt.zero_grad();
     };
-    for (int i = 0; i < 2; ++i) step();  // warm-up: fills the caching allocator
-    backend(dev).synchronize();
-    std::vector<double> times;
-    for (int i = 0; i < steps; ++i) {
-      auto t0 = std::chrono::steady_clock::now();
-      step();
-      backend(dev).synchronize();
-      times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    }
-    std::sort(times.begin(), times.end());
-    std::printf("%s\t%.4f\n", preset.c_str(), times[times.size() / 2]);
+    const double ms = bench::median_ms(dev, step, steps, /*warmups=*/2);
+    std::printf("%s\t%.4f\n", preset.c_str(), ms / 1000.0);
     std::fflush(stdout);
   }
   return 0;

@@ -19,16 +19,11 @@ import unet_torch  # noqa: E402
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("presets", nargs="*", default=["tiny", "small"])
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    torch_modes.add_common_args(ap)
     ap.add_argument("--batches", default="64,1", help="comma-separated batch sizes")
     ap.add_argument("--steps", type=int, default=None, help="timed evaluations (default 5 on cpu, 30 on cuda)")
-    ap.add_argument("--mode", default="eager", help="eager (float32), bf16 (autocast, channels_last) or compile")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    dev = torch.device(args.device)
-    torch_modes.check_mode(args.mode, dev)
+    dev = torch_modes.device_for(args)
     try:
         batches = [int(b) for b in args.batches.split(",")]
         assert all(b >= 1 for b in batches)
@@ -37,8 +32,7 @@ def main():
     steps = args.steps or (5 if dev.type == "cpu" else 30)
 
     def sync():
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
+        torch_modes.sync(dev)
 
     with torch_modes.failing_clearly(args.mode, dev):
         for preset in args.presets:

@@ -2,6 +2,7 @@
 bf16 (bfloat16 autocast with channels_last weights and inputs) or compile (torch.compile of the model, float32).
 A mode this PyTorch or device cannot run ends the script with one clear line and exit code 2."""
 import contextlib
+import os
 import sys
 import time
 
@@ -13,6 +14,28 @@ MODES = ("eager", "bf16", "compile")
 def fail(msg):
     print(f"{sys.argv[0]}: error: {msg}", file=sys.stderr, flush=True)
     sys.exit(2)
+
+
+def add_common_args(ap):
+    """The arguments both peer scripts take: presets, --device, --threads, --mode."""
+    ap.add_argument("presets", nargs="*", default=["tiny", "small"])
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--mode", default="eager", help="eager (float32), bf16 (autocast, channels_last) or compile")
+
+
+def device_for(args):
+    """Sets the thread count, checks the mode and returns the torch.device of parsed common args."""
+    torch.set_num_threads(args.threads)
+    dev = torch.device(args.device)
+    check_mode(args.mode, dev)
+    return dev
+
+
+def sync(dev):
+    """Waits for the device before a host clock is read."""
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
 
 
 def check_mode(mode, dev):

@@ -18,21 +18,15 @@ import unet_torch  # noqa: E402
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("presets", nargs="*", default=["tiny", "small"])
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    torch_modes.add_common_args(ap)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--steps", type=int, default=None, help="timed steps (default 5 on cpu, 20 on cuda)")
-    ap.add_argument("--mode", default="eager", help="eager (float32), bf16 (autocast, channels_last) or compile")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    dev = torch.device(args.device)
-    torch_modes.check_mode(args.mode, dev)
+    dev = torch_modes.device_for(args)
     steps = args.steps or (5 if dev.type == "cpu" else 20)
 
     def sync():
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
+        torch_modes.sync(dev)
 
     with torch_modes.failing_clearly(args.mode, dev):
         for preset in args.presets:
