@@ -102,7 +102,7 @@ class Entry(nn.Module):
 
 class UNet(nn.Module):
     def __init__(self, in_channels=1, ch=16, ch_mult=(1, 2, 2), num_res_blocks=1, attn_resolutions=(),
-                 groups=32, dropout=0.0, resolution=32, upsample="nearest", init=True):
+                 groups=32, dropout=0.0, resolution=32, upsample="nearest", out_channels=None, init=True):
         super().__init__()
         levels = len(ch_mult)
         assert ch % 2 == 0 and ch >= 4, "ch must be even and >= 4 (the timestep embedding's size)"
@@ -110,7 +110,7 @@ class UNet(nn.Module):
         assert upsample in ("nearest", "transposed"), upsample
         self.config = dict(in_channels=in_channels, ch=ch, ch_mult=tuple(ch_mult), num_res_blocks=num_res_blocks,
                            attn_resolutions=tuple(attn_resolutions), groups=groups, dropout=dropout,
-                           resolution=resolution, upsample=upsample)
+                           resolution=resolution, upsample=upsample, out_channels=out_channels or in_channels)
         temb_ch = 4 * ch
         self.temb1 = nn.Linear(ch, temb_ch)
         self.temb2 = nn.Linear(temb_ch, temb_ch)
@@ -150,7 +150,8 @@ class UNet(nn.Module):
         assert not skip_chs
 
         self.norm_out = group_norm(cur, groups)
-        self.conv_out = nn.Conv2d(cur, in_channels, 3, padding=1)
+        # out_channels: 2 * in_channels for a learned-range model (eps, then the variance interpolation v)
+        self.conv_out = nn.Conv2d(cur, out_channels or in_channels, 3, padding=1)
         if init:
             self.reset_parameters()
 
@@ -247,7 +248,7 @@ def config_from_metadata(meta):
     out = {}
     for key, value in meta.items():
         k = key.split(".", 1)[1] if key.startswith("unet.") else key
-        if k in ("in_channels", "ch", "num_res_blocks", "groups", "resolution"):
+        if k in ("in_channels", "out_channels", "ch", "num_res_blocks", "groups", "resolution"):
             out[k] = int(value)
         elif k in ("ch_mult", "attn_resolutions"):
             out[k] = ints(value)

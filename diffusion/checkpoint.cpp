@@ -77,6 +77,12 @@ ModelCheckpoint load_model_checkpoint(const std::string& path) {
     ckpt.unet = UNetConfig::from_metadata(file.metadata);
     ckpt.diffusion = DiffusionConfig::from_metadata(file.metadata);
     ckpt.metadata = file.metadata;
+    const int64_t want = ckpt.diffusion.model_output_channels(ckpt.unet.in_channels);
+    if (ckpt.unet.output_channels() != want)
+      throw std::runtime_error("the U-Net outputs " + std::to_string(ckpt.unet.output_channels()) +
+                               " channels, but " + to_string(ckpt.diffusion.variance) + " variances need " +
+                               std::to_string(want) + " for " + std::to_string(ckpt.unet.in_channels) +
+                               "-channel images");
     for (const auto& [name, tensor] : file.tensors) ckpt.weights.emplace_back(name, tensor);
     // Check the weights against the configuration now, so a bad file fails here and not mid-sampling.
     UNet probe(ckpt.unet);
@@ -99,6 +105,7 @@ void save_training_state(const std::string& path, const TrainingState& state, co
   append_prefixed(tensors, "model.", model.state_dict());
   append_prefixed(tensors, "ema.", ema.state_dict());
   append_prefixed(tensors, "adamw.", optimizer.state_dict());
+  append_prefixed(tensors, "extra.", state.extra);
   std::map<std::string, std::string> metadata = state.metadata;
   metadata["format"] = kStateFormat;
   metadata["step"] = std::to_string(state.step);
@@ -119,6 +126,7 @@ TrainingState load_training_state(const std::string& path, Module& model, EMA& e
     model.load_state_dict(with_prefix_removed(file, "model."));
     ema.load_state_dict(with_prefix_removed(file, "ema."));
     optimizer.load_state_dict(with_prefix_removed(file, "adamw."));
+    state.extra = with_prefix_removed(file, "extra.");
     return state;
   });
 }

@@ -38,6 +38,8 @@ struct TrainingState {
   int64_t step = 0;
   Generator::State generator;
   std::map<std::string, std::string> metadata;  // the run's settings, checked on resume
+  StateDict extra;                              // other state of the run (the timestep resampler's), saved
+                                                // under "extra." and given back as it was
 };
 void save_training_state(const std::string& path, const TrainingState& state, const Module& model, const EMA& ema,
                          const AdamW& optimizer);

@@ -1,5 +1,5 @@
-// The Gaussian diffusion (Ho et al. 2020): forward process, posterior, L_simple and the DDPM and DDIM
-// samplers. Coefficients are gathered at each sample's t from a copy of NoiseSchedule's float64 tables
+// The Gaussian diffusion (Ho et al. 2020): forward process, posterior, the losses and the bound in
+// bits per dimension, respacing, and the DDPM and DDIM samplers. Coefficients are gathered at each sample's t from a copy of NoiseSchedule's float64 tables
 // kept on the device (index_select, as improved-diffusion's _extract_into_tensor): nothing per step
 // crosses between host and device.
 #include "diffusion/gaussian_diffusion.hpp"
@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "autograd/autograd.hpp"
+#include "diffusion/losses.hpp"
 
 namespace ddpm {
 
@@ -35,18 +36,53 @@ std::string to_string(Objective o) {
 VarianceType parse_variance(const std::string& name) {
   if (name == "beta") return VarianceType::Beta;
   if (name == "beta-tilde") return VarianceType::BetaTilde;
-  throw std::invalid_argument("unknown variance '" + name + "', expected one of: beta, beta-tilde");
+  if (name == "learned-range") return VarianceType::LearnedRange;
+  throw std::invalid_argument("unknown variance '" + name + "', expected one of: beta, beta-tilde, learned-range");
 }
 
-std::string to_string(VarianceType v) { return v == VarianceType::Beta ? "beta" : "beta-tilde"; }
+std::string to_string(VarianceType v) {
+  switch (v) {
+    case VarianceType::Beta: return "beta";
+    case VarianceType::BetaTilde: return "beta-tilde";
+    case VarianceType::LearnedRange: return "learned-range";
+  }
+  return "?";
+}
 
-void DiffusionConfig::validate() const { make_betas(schedule, T, beta_start, beta_end); }
+LossType parse_loss(const std::string& name) {
+  if (name == "simple") return LossType::Simple;
+  if (name == "hybrid") return LossType::Hybrid;
+  if (name == "vlb") return LossType::Vlb;
+  throw std::invalid_argument("unknown loss '" + name + "', expected one of: simple, hybrid, vlb");
+}
+
+std::string to_string(LossType l) {
+  switch (l) {
+    case LossType::Simple: return "simple";
+    case LossType::Hybrid: return "hybrid";
+    case LossType::Vlb: return "vlb";
+  }
+  return "?";
+}
+
+void DiffusionConfig::validate() const {
+  make_betas(schedule, T, beta_start, beta_end);
+  auto fail = [](const std::string& what) { throw std::invalid_argument("DiffusionConfig: " + what); };
+  if (!(vlb_weight >= 0) || !std::isfinite(vlb_weight))
+    fail("vlb_weight is " + std::to_string(vlb_weight) + ", expected >= 0");
+  if (learns_variance() && loss == LossType::Simple)
+    fail("learned-range variances are trained only by L_vlb; use the hybrid or vlb loss");
+  if (!learns_variance() && loss == LossType::Hybrid)
+    fail("the hybrid loss stops the mean's gradient in L_vlb, so with a fixed variance (" + to_string(variance) +
+         ") L_vlb trains nothing; use learned-range variances, or the simple or vlb loss");
+}
 
 std::map<std::string, std::string> DiffusionConfig::to_metadata() const {
   auto num = [](double x) { std::ostringstream s; s.precision(17); s << x; return s.str(); };
   return {{"diffusion.schedule", to_string(schedule)},   {"diffusion.T", std::to_string(T)},
           {"diffusion.beta_start", num(beta_start)},     {"diffusion.beta_end", num(beta_end)},
-          {"diffusion.objective", to_string(objective)}, {"diffusion.variance", to_string(variance)}};
+          {"diffusion.objective", to_string(objective)}, {"diffusion.variance", to_string(variance)},
+          {"diffusion.loss", to_string(loss)},           {"diffusion.vlb_weight", num(vlb_weight)}};
 }
 
 DiffusionConfig DiffusionConfig::from_metadata(const std::map<std::string, std::string>& m) {
@@ -81,6 +117,8 @@ DiffusionConfig DiffusionConfig::from_metadata(const std::map<std::string, std::
   c.beta_end = number("diffusion.beta_end", false);
   c.objective = named("diffusion.objective", parse_objective);
   c.variance = named("diffusion.variance", parse_variance);
+  if (m.count("diffusion.loss")) c.loss = named("diffusion.loss", parse_loss);
+  if (m.count("diffusion.vlb_weight")) c.vlb_weight = number("diffusion.vlb_weight", false);
   c.validate();
   return c;
 }
@@ -128,10 +166,63 @@ struct GaussianDiffusion::TableCache {
   std::vector<Entry> entries;
 };
 
+namespace {
+
+std::vector<int64_t> identity_map(int64_t T) {
+  std::vector<int64_t> map(static_cast<size_t>(T));
+  for (int64_t t = 0; t < T; ++t) map[size_t(t)] = t;
+  return map;
+}
+
+// The mean over every dim but the first: [B, ...] -> [B] (improved-diffusion's mean_flat).
+Tensor mean_flat(const Tensor& x) {
+  std::vector<int64_t> dims;
+  for (int64_t d = 1; d < x.dim(); ++d) dims.push_back(d);
+  return mean(x, dims);
+}
+
+}  // namespace
+
 GaussianDiffusion::GaussianDiffusion(const DiffusionConfig& config)
     : config_(config),
       sched_(make_betas(config.schedule, config.T, config.beta_start, config.beta_end)),
+      timestep_map_(identity_map(config.T)),
+      cache_(std::make_shared<TableCache>()) {
+  config_.validate();
+}
+
+GaussianDiffusion::GaussianDiffusion(const DiffusionConfig& config, const std::vector<double>& betas,
+                                     std::vector<int64_t> timestep_map)
+    : config_(config), sched_(betas), timestep_map_(std::move(timestep_map)), respaced_(true),
       cache_(std::make_shared<TableCache>()) {}
+
+GaussianDiffusion GaussianDiffusion::respaced(const std::vector<int64_t>& use_timesteps) const {
+  if (use_timesteps.empty()) throw std::invalid_argument("respaced: no timesteps to keep");
+  for (size_t i = 0; i < use_timesteps.size(); ++i) {
+    const int64_t t = use_timesteps[i];
+    if (t < 0 || t >= T() || (i > 0 && t <= use_timesteps[i - 1]))
+      throw std::invalid_argument("respaced: timestep " + std::to_string(t) + " at position " + std::to_string(i) +
+                                  ", expected strictly increasing timesteps in [0, " + std::to_string(T()) + ")");
+  }
+  // improved-diffusion's SpacedDiffusion: beta'_i = 1 - abar_{tau_i} / abar_{tau_{i-1}} (abar before the
+  // first kept step is 1), so that the kept steps' abar, and with them q(x_tau | x0), stay as they were.
+  std::vector<double> betas;
+  std::vector<int64_t> map;
+  double last_abar = 1.0;
+  for (int64_t t : use_timesteps) {
+    const double abar = sched_.alphas_cumprod[size_t(t)];
+    betas.push_back(1.0 - abar / last_abar);
+    last_abar = abar;
+    map.push_back(timestep_map_[size_t(t)]);  // respacing a respaced chain maps to the very first one
+  }
+  return GaussianDiffusion(config_, betas, map);
+}
+
+GaussianDiffusion GaussianDiffusion::respaced(int64_t S) const {
+  std::vector<int64_t> keep = ddim_timesteps(S);  // descending
+  std::reverse(keep.begin(), keep.end());
+  return respaced(keep);
+}
 
 GaussianDiffusion::Steps GaussianDiffusion::steps_of(const Tensor& t, const Tensor& x, const char* op) const {
   auto fail = [&](const std::string& what) { throw std::invalid_argument(std::string(op) + ": " + what); };
@@ -167,8 +258,11 @@ Tensor GaussianDiffusion::tables(Device device, DType dtype) const {
   if (const Tensor* hit = find(DType::Float64)) {
     f64 = *hit;
   } else {
+    std::vector<double> log_betas;  // the upper end of the learned range (eq. 15 of Nichol & Dhariwal)
+    for (double b : sched_.betas) log_betas.push_back(std::log(b));
     const std::vector<const std::vector<double>*> rows = {
         &sched_.betas,                          // kBetas
+        &log_betas,                             // kLogBetas
         &sched_.sqrt_alphas_cumprod,            // kSqrtAlphasCumprod
         &sched_.sqrt_one_minus_alphas_cumprod,  // kSqrtOneMinusAlphasCumprod
         &sched_.sqrt_recip_alphas_cumprod,      // kSqrtRecipAlphasCumprod
@@ -178,7 +272,7 @@ Tensor GaussianDiffusion::tables(Device device, DType dtype) const {
         &sched_.posterior_mean_coef1,           // kPosteriorMeanCoef1
         &sched_.posterior_mean_coef2,           // kPosteriorMeanCoef2
     };
-    static_assert(kNumTables == 9, "one row per Table");
+    static_assert(kNumTables == 10, "one row per Table");
     std::vector<double> all;
     all.reserve(size_t(kNumTables * T()));
     for (const auto* row : rows) all.insert(all.end(), row->begin(), row->end());
@@ -190,6 +284,21 @@ Tensor GaussianDiffusion::tables(Device device, DType dtype) const {
   Tensor converted = f64.to(dtype);
   cache_->entries.push_back({device, dtype, converted});
   return converted;
+}
+
+Tensor GaussianDiffusion::model_timesteps(const Steps& s) const {
+  if (!respaced_) return s.t;
+  Tensor map;
+  {
+    std::lock_guard<std::mutex> lock(cache_->mutex);
+    for (const auto& e : cache_->entries)
+      if (e.device == s.t.device() && e.dtype == DType::Int64) map = e.tables;
+    if (!map.defined()) {  // the map sits in the cache as the one int64 entry of its device
+      map = Tensor::from_vector(timestep_map_, {T()}, s.t.device());
+      cache_->entries.push_back({s.t.device(), DType::Int64, map});
+    }
+  }
+  return ops::index_select(map, 0, s.t);
 }
 
 Tensor GaussianDiffusion::coef(Table table, const Steps& s, const Tensor& x) const {
@@ -277,12 +386,28 @@ Tensor GaussianDiffusion::predict_eps_from_v_at(const Tensor& x_t, const Steps& 
 
 GaussianDiffusion::PMeanVariance GaussianDiffusion::p_mean_variance(const DenoiseModel& model, const Tensor& x_t,
                                                                     const Tensor& t, bool clip_denoised) const {
-  return p_mean_variance_at(model, x_t, steps_of(t, x_t, "p_mean_variance"), clip_denoised);
+  const Steps s = steps_of(t, x_t, "p_mean_variance");
+  return p_mean_variance_at(model(x_t, model_timesteps(s)), x_t, s, clip_denoised);
 }
 
-GaussianDiffusion::PMeanVariance GaussianDiffusion::p_mean_variance_at(const DenoiseModel& model, const Tensor& x_t,
+GaussianDiffusion::PMeanVariance GaussianDiffusion::p_mean_variance_of(const Tensor& model_output, const Tensor& x_t,
+                                                                       const Tensor& t, bool clip_denoised) const {
+  return p_mean_variance_at(model_output, x_t, steps_of(t, x_t, "p_mean_variance_of"), clip_denoised);
+}
+
+GaussianDiffusion::PMeanVariance GaussianDiffusion::p_mean_variance_at(const Tensor& model_output, const Tensor& x_t,
                                                                        const Steps& s, bool clip_denoised) const {
-  Tensor out = model(x_t, s.t);  // [B, C, H, W]
+  Tensor out = model_output, v;  // out: [B, C, H, W]; v: [B, C, H, W] of a learned-range model
+  if (config_.learns_variance()) {
+    if (!out.defined() || out.dim() != x_t.dim() || out.size(1) != 2 * x_t.size(1))
+      throw std::invalid_argument("p_mean_variance: the model output is " +
+                                  (out.defined() ? describe(out) : std::string("undefined")) +
+                                  ", expected twice x_t's " + std::to_string(x_t.size(1)) +
+                                  " channels (the prediction, then v) for learned-range variances");
+    std::vector<Tensor> halves = chunk(out, 2, 1);
+    out = halves[0];
+    v = halves[1];
+  }
   check_same_shape("p_mean_variance", "x_t", x_t, "the model output", out);
 
   PMeanVariance r;
@@ -297,12 +422,23 @@ GaussianDiffusion::PMeanVariance GaussianDiffusion::p_mean_variance_at(const Den
 
   // p_theta(x_{t-1} | x_t) has the posterior's mean at x0 = pred_x0 (eq. 7) and sigma_t^2 (Sec. 3.2).
   r.mean = q_posterior_at(r.pred_x0, x_t, s).mean;
-  if (config_.variance == VarianceType::Beta) {
-    r.variance = coef(kBetas, s, x_t);
-    r.log_variance = log(r.variance);
-  } else {
-    r.variance = coef(kPosteriorVariance, s, x_t);
-    r.log_variance = coef(kPosteriorLogVarianceClipped, s, x_t);
+  switch (config_.variance) {
+    case VarianceType::Beta:
+      r.log_variance = coef(kLogBetas, s, x_t);
+      r.variance = coef(kBetas, s, x_t);
+      break;
+    case VarianceType::BetaTilde:
+      r.log_variance = coef(kPosteriorLogVarianceClipped, s, x_t);
+      r.variance = coef(kPosteriorVariance, s, x_t);
+      break;
+    case VarianceType::LearnedRange: {
+      // Nichol & Dhariwal 2021, eq. 15: log sigma^2 = frac log beta_t + (1 - frac) log beta-tilde_t,
+      // frac = (v + 1) / 2 (the network's v is meant to lie in [-1, 1]; nothing clamps it, as theirs)
+      Tensor frac = (v + 1.0) * 0.5;
+      r.log_variance = frac * coef(kLogBetas, s, x_t) + (1.0 - frac) * coef(kPosteriorLogVarianceClipped, s, x_t);
+      r.variance = exp(r.log_variance);
+      break;
+    }
   }
   return r;
 }
@@ -311,7 +447,7 @@ Tensor GaussianDiffusion::p_sample(const DenoiseModel& model, const Tensor& x_t,
                                    bool clip_denoised, Tensor* pred_x0) const {
   NoGradGuard no_grad;
   const Steps s = steps_of(t, x_t, "p_sample");
-  PMeanVariance p = p_mean_variance_at(model, x_t, s, clip_denoised);
+  PMeanVariance p = p_mean_variance_at(model(x_t, model_timesteps(s)), x_t, s, clip_denoised);
   // Algorithm 2, line 4: x_{t-1} = mu_theta(x_t, t) + sigma_t z, with z = 0 at the last step (t = 0):
   // the mask 1[t > 0] is made from t on the device, [B, 1, 1, 1].
   Tensor nonzero = ops::reshape(ops::gt(s.t, 0.0).to(x_t.dtype()), per_sample_shape(s.t.size(0), x_t));
@@ -413,6 +549,71 @@ SampleResult GaussianDiffusion::ddim_sample_loop(const DenoiseModel& model, cons
   return r;
 }
 
+// ---- the variational bound, in bits per dimension ---------------------------------------------------
+
+Tensor GaussianDiffusion::prior_bpd(const Tensor& x0) const {
+  if (!x0.defined() || x0.dim() < 2) throw std::invalid_argument("prior_bpd: x0 must be [B, C, H, W]");
+  return prior_bpd_at(x0);
+}
+
+Tensor GaussianDiffusion::prior_bpd_at(const Tensor& x0) const {
+  // L_T = KL(q(x_T | x0) || N(0, I)) (eq. 5), q(x_T | x0) = N(sqrt(abar_T) x0, (1 - abar_T) I) (eq. 4)
+  Tensor last = full({x0.size(0)}, double(T() - 1), TensorOptions(DType::Int64, x0.device()));
+  const Steps s{last};
+  Tensor mean = coef(kSqrtAlphasCumprod, s, x0) * x0;
+  Tensor log_variance = 2.0 * log(coef(kSqrtOneMinusAlphasCumprod, s, x0));  // log(1 - abar_T)
+  Tensor zero = zeros({}, TensorOptions(x0.dtype(), x0.device()));
+  return mean_flat(normal_kl(mean, log_variance, zero, zero)) / std::log(2.0);
+}
+
+Tensor GaussianDiffusion::vb_terms_bpd(const DenoiseModel& model, const Tensor& x0, const Tensor& x_t, const Tensor& t,
+                                       bool clip_denoised, Tensor* pred_x0) const {
+  check_same_shape("vb_terms_bpd", "x_t", x_t, "x0", x0);
+  const Steps s = steps_of(t, x_t, "vb_terms_bpd");
+  PMeanVariance p = p_mean_variance_at(model(x_t, model_timesteps(s)), x_t, s, clip_denoised);
+  if (pred_x0) *pred_x0 = p.pred_x0;
+  return vb_terms_bpd_at(p, x0, x_t, s);
+}
+
+Tensor GaussianDiffusion::vb_terms_bpd_at(const PMeanVariance& p, const Tensor& x0, const Tensor& x_t,
+                                          const Steps& s) const {
+  // t > 0: L_{t-1} = KL(q(x_{t-1} | x_t, x0) || p_theta(x_{t-1} | x_t)) (eq. 5), both Gaussian (eqs. 6-7)
+  Posterior q = q_posterior_at(x0, x_t, s);
+  Tensor kl = mean_flat(normal_kl(q.mean, q.log_variance, p.mean, p.log_variance)) / std::log(2.0);  // [B]
+  // t = 0: L_0 = -log p_theta(x0 | x_1), the discretized decoder (eq. 13), scale sigma_1 = exp(log_var / 2)
+  Tensor nll = -mean_flat(discretized_gaussian_log_likelihood(x0, p.mean, 0.5 * p.log_variance)) / std::log(2.0);
+  return where(ops::eq(s.t, 0.0), nll, kl);
+}
+
+BpdResult GaussianDiffusion::calc_bpd_loop(const DenoiseModel& model, const Tensor& x0, Generator& gen,
+                                           bool clip_denoised,
+                                           const std::function<void(int64_t, int64_t)>& on_step) const {
+  NoGradGuard no_grad;
+  if (!x0.defined() || x0.dim() < 2 || x0.size(0) < 1)
+    throw std::invalid_argument("calc_bpd_loop: x0 must be [B, C, H, W] with B >= 1");
+  const int64_t B = x0.size(0);
+  const size_t steps = static_cast<size_t>(T());
+  std::vector<Tensor> vb(steps), xstart_mse(steps), mse(steps);  // each [B], by t
+  for (int64_t k = 0; k < T(); ++k) {
+    const int64_t t = T() - 1 - k;  // from T-1 down to 0, as improved-diffusion
+    const Steps s{full({B}, double(t), TensorOptions(DType::Int64, x0.device()))};
+    Tensor noise = randn(x0.shape(), TensorOptions(x0.dtype(), x0.device()), &gen);
+    Tensor x_t = q_sample_at(x0, s, noise);
+    PMeanVariance p = p_mean_variance_at(model(x_t, model_timesteps(s)), x_t, s, clip_denoised);
+    vb[size_t(t)] = vb_terms_bpd_at(p, x0, x_t, s);
+    xstart_mse[size_t(t)] = mean_flat(pow(p.pred_x0 - x0, 2.0));
+    mse[size_t(t)] = mean_flat(pow(predict_eps_from_x0_at(x_t, s, p.pred_x0) - noise, 2.0));
+    if (on_step) on_step(k + 1, T());
+  }
+  BpdResult r;
+  r.vb = stack(vb, 1);  // [B, T]
+  r.xstart_mse = stack(xstart_mse, 1);
+  r.mse = stack(mse, 1);
+  r.prior_bpd = prior_bpd_at(x0);
+  r.total_bpd = sum(r.vb, {1}) + r.prior_bpd;
+  return r;
+}
+
 // ---- training ------------------------------------------------------------------------------------
 
 Tensor GaussianDiffusion::training_target(const Tensor& x0, const Tensor& t, const Tensor& noise) const {
@@ -440,6 +641,11 @@ Tensor GaussianDiffusion::training_losses(const DenoiseModel& model, const Tenso
 
 Tensor GaussianDiffusion::training_losses(const DenoiseModel& model, const Tensor& x0, const Tensor& t,
                                           const Tensor& noise) const {
+  return training_loss_terms(model, x0, t, noise).loss;
+}
+
+LossTerms GaussianDiffusion::training_loss_terms(const DenoiseModel& model, const Tensor& x0, const Tensor& t,
+                                                 const Tensor& noise) const {
   check_same_shape("training_losses", "x0", x0, "noise", noise);
   const Steps s = steps_of(t, x0, "training_losses");
   Tensor x_t, target;
@@ -448,10 +654,35 @@ Tensor GaussianDiffusion::training_losses(const DenoiseModel& model, const Tenso
     x_t = q_sample_at(x0, s, noise);
     target = detach(training_target_at(x0, s, noise));
   }
-  Tensor out = model(x_t, s.t);
-  check_same_shape("training_losses", "x0", x0, "the model output", out);
-  // eq. 14: L_simple = E || target - f_theta(x_t, t) ||^2, averaged over every element
-  return mse_loss(out, target);
+  Tensor out = model(x_t, model_timesteps(s));  // [B, C, H, W], or [B, 2C, H, W] with learned variances
+  LossTerms r;
+  if (config_.loss == LossType::Simple) {
+    check_same_shape("training_losses", "x0", x0, "the model output", out);
+    // eq. 14: L_simple = E || target - f_theta(x_t, t) ||^2, averaged over every element
+    r.loss = mse_loss(out, target);
+    return r;
+  }
+  const int64_t C = x0.size(1);
+  if (out.dim() != x0.dim() || out.size(1) != config_.model_output_channels(C))
+    throw std::invalid_argument("training_losses: the model output is " + describe(out) + ", expected " +
+                                std::to_string(config_.model_output_channels(C)) + " channels for x0 " +
+                                shape_str(x0.shape()) + " (" + to_string(config_.variance) + " variances)");
+  Tensor prediction = config_.learns_variance() ? narrow(out, 1, 0, C) : out;  // [B, C, H, W]
+  // The hybrid loss's L_vlb sees the prediction detached (Nichol & Dhariwal 2021, Sec. 3.1): it trains
+  // only v. With the vlb loss alone every output channel learns from it.
+  Tensor for_vlb = out;
+  if (config_.loss == LossType::Hybrid) for_vlb = cat({detach(prediction), narrow(out, 1, C, C)}, 1);
+  r.vb = vb_terms_bpd_at(p_mean_variance_at(for_vlb, x_t, s, /*clip_denoised=*/false), x0, x_t, s);  // [B]
+  // T L_t estimates L_vlb = sum_t L_t (t uniform); lambda weighs it in the hybrid loss.
+  const double scale = double(T());
+  if (config_.loss == LossType::Hybrid) {
+    r.mse = mean_flat(pow(prediction - target, 2.0));
+    r.per_sample = r.mse + (config_.vlb_weight * scale) * r.vb;
+  } else {
+    r.per_sample = scale * r.vb;
+  }
+  r.loss = mean(r.per_sample);
+  return r;
 }
 
 }  // namespace ddpm

@@ -13,6 +13,7 @@
 #include "diffusion/data.hpp"
 #include "diffusion/image_io.hpp"
 #include "diffusion/progress.hpp"
+#include "diffusion/resample.hpp"
 #include "nn/ema.hpp"
 #include "nn/lr_schedule.hpp"
 #include "nn/optim.hpp"
@@ -38,7 +39,14 @@ void validate(const TrainOptions& o, const Tensor& images) {
   if (o.sample_steps > o.diffusion.T) fail("sample steps " + std::to_string(o.sample_steps) + " exceed T = " +
                                            std::to_string(o.diffusion.T));
   if (o.resume && o.out_dir.empty()) fail("resume needs the output directory of the run to continue");
+  o.diffusion.validate();
+  if (o.importance_sampling && o.diffusion.loss != LossType::Vlb)
+    fail("importance sampling of t is for the vlb loss (the loss is " + to_string(o.diffusion.loss) + ")");
   const UNetConfig& m = o.model;
+  const int64_t out_channels = o.diffusion.model_output_channels(m.in_channels);
+  if (m.output_channels() != out_channels)
+    fail("the U-Net outputs " + std::to_string(m.output_channels()) + " channels; " + to_string(o.diffusion.variance) +
+         " variances need " + std::to_string(out_channels));
   if (images.dim() != 4 || images.size(1) != m.in_channels || images.size(2) != m.resolution ||
       images.size(3) != m.resolution)
     fail("the images are " + shape_str(images.shape()) + ", the model takes [N, " + std::to_string(m.in_channels) +
@@ -65,6 +73,7 @@ std::map<std::string, std::string> run_settings(const TrainOptions& o) {
   m["train.weight_decay"] = number(o.weight_decay);
   m["train.ema_decay"] = number(o.ema_decay);
   m["train.hflip"] = o.hflip ? "1" : "0";
+  m["train.importance_sampling"] = o.importance_sampling ? "1" : "0";
   m["train.seed"] = std::to_string(o.seed);
   return m;
 }
@@ -131,6 +140,7 @@ TrainResult train(const TrainOptions& o, const Tensor& images) {
   GaussianDiffusion diffusion(o.diffusion);
   AdamW optimizer(model.parameters(), AdamWOptions{o.lr, 0.9, 0.999, 1e-8, o.weight_decay});
   EMA ema(model.parameters(), o.ema_decay, /*warmup=*/true);
+  LossSecondMomentResampler resampler(diffusion.T());  // used with importance_sampling only
   const std::map<std::string, std::string> settings = run_settings(o);
 
   TrainResult result;
@@ -139,6 +149,7 @@ TrainResult train(const TrainOptions& o, const Tensor& images) {
       throw std::runtime_error("train: --resume but " + state_path + " does not exist (start without --resume)");
     TrainingState state = load_training_state(state_path, model, ema, optimizer);
     check_same_settings(state_path, state.metadata, settings);
+    if (o.importance_sampling) resampler.load_state_dict(state.extra);
     if (state.step >= o.steps)
       throw std::runtime_error(state_path + " is already at step " + std::to_string(state.step) +
                                "; pass --steps larger than that to train on");
@@ -158,7 +169,8 @@ TrainResult train(const TrainOptions& o, const Tensor& images) {
   Generator::State completed_gen = gen.state();
   auto save_checkpoints = [&](int64_t step) {
     if (o.out_dir.empty()) return;
-    TrainingState state{step, completed_gen, settings};
+    TrainingState state{step, completed_gen, settings, {}};
+    if (o.importance_sampling) state.extra = resampler.state_dict();
     save_training_state(state_path, state, model, ema, optimizer);
     ema.copy_to(ema_model.parameters());
     save_model_checkpoint(model_path, o.model, o.diffusion, ema_model.state_dict(),
@@ -201,13 +213,26 @@ TrainResult train(const TrainOptions& o, const Tensor& images) {
       }
       Tensor x0 = loader.next();  // [B, C, H, W]
       const double lr = warmup_constant_lr(step, o.lr, o.warmup_steps);
-      Tensor loss = diffusion.training_losses(eps_theta, x0, gen);
+      Tensor loss, per_sample;  // scalar; [B] with importance sampling
+      LossSecondMomentResampler::Draw draw;
+      if (o.importance_sampling) {
+        // t ~ p_t, weighed by 1 / (T p_t); the per-sample losses go back into the sampler's history.
+        draw = resampler.sample(x0.size(0), gen, x0.device());
+        Tensor noise = randn(x0.shape(), TensorOptions(x0.dtype(), x0.device()), &gen);
+        per_sample = diffusion.training_loss_terms(eps_theta, x0, draw.t, noise).per_sample;
+        loss = mean(per_sample * draw.weights);
+      } else {
+        loss = diffusion.training_losses(eps_theta, x0, gen);
+      }
       backward(loss);
       // Clipping stays on the device; the loss and the gradient norm then come to the host together,
-      // in the step's one read (its one wait for a GPU).
+      // in the step's one read (its one wait for a GPU), with the per-sample losses when they are needed.
       const Tensor norm = clip_grad_norm_(model.parameters(), o.grad_clip > 0 ? o.grad_clip : INFINITY);
-      const std::vector<double> read = ops::stack({loss.to(DType::Float64), norm}).to_vector<double>();
+      std::vector<Tensor> to_read = {ops::reshape(loss.to(DType::Float64), {1}), ops::reshape(norm, {1})};
+      if (per_sample.defined()) to_read.push_back(detach(per_sample).to(DType::Float64));
+      const std::vector<double> read = ops::cat(to_read, 0).to_vector<double>();
       const double loss_value = read[0], grad_norm = read[1];
+      if (per_sample.defined() && std::isfinite(loss_value)) resampler.update(draw.t_host, std::vector<double>(read.begin() + 2, read.end()));
       if (std::isfinite(loss_value) && std::isfinite(grad_norm)) {
         optimizer.set_lr(lr);
         optimizer.step();

@@ -27,6 +27,8 @@ struct TrainOptions {
   double weight_decay = 0.0;
   double ema_decay = 0.9999;          // with TensorFlow's warmup min(decay, (1 + n) / (10 + n))
   bool hflip = false;                 // random horizontal flips of the training images
+  bool importance_sampling = false;   // the vlb loss only: t drawn by LossSecondMomentResampler (Nichol &
+                                      // Dhariwal 2021, Sec. 3.3) instead of uniformly
   uint64_t seed = 0;                  // the init, the batches, t, the noise and dropout all follow from it
   Device device = Device::cpu();
 
@@ -48,7 +50,8 @@ struct TrainResult {
   bool stopped_early = false;
 };
 
-// Trains on `images` ([N, C, H, W] float32 in [-1, 1] on the CPU; C and H, W as the model's).
+// Trains on `images` ([N, C, H, W] float32 in [-1, 1] on the CPU; C and H, W as the model's). The model's
+// output channels must be diffusion.model_output_channels(C) (2C for learned-range variances).
 // Throws std::invalid_argument on bad options and std::runtime_error when resuming fails or the
 // loss stays non-finite; a checkpoint is written before a runtime failure propagates where possible.
 TrainResult train(const TrainOptions& options, const Tensor& images);

@@ -43,6 +43,7 @@ std::vector<int64_t> split_ints(const std::string& key, const std::string& s) {
 void UNetConfig::validate() const {
   auto fail = [](const std::string& what) { throw std::invalid_argument("UNetConfig: " + what); };
   if (in_channels < 1) fail("in_channels is " + std::to_string(in_channels) + ", expected >= 1");
+  if (out_channels < 0) fail("out_channels is " + std::to_string(out_channels) + ", expected >= 1 (0: in_channels)");
   if (ch < 1 || ch % 2 != 0 || ch < 4) fail("ch is " + std::to_string(ch) + ", expected an even number >= 4");
   if (ch_mult.empty()) fail("ch_mult is empty, expected at least one level");
   for (int64_t m : ch_mult)
@@ -68,6 +69,7 @@ std::map<std::string, std::string> UNetConfig::to_metadata() const {
   drop.precision(17);
   drop << dropout;
   return {{"unet.in_channels", std::to_string(in_channels)},
+          {"unet.out_channels", std::to_string(output_channels())},
           {"unet.ch", std::to_string(ch)},
           {"unet.ch_mult", join(ch_mult)},
           {"unet.num_res_blocks", std::to_string(num_res_blocks)},
@@ -91,6 +93,7 @@ UNetConfig UNetConfig::from_metadata(const std::map<std::string, std::string>& m
   };
   UNetConfig c;
   c.in_channels = get_int("unet.in_channels");
+  c.out_channels = m.count("unet.out_channels") ? get_int("unet.out_channels") : c.in_channels;
   c.ch = get_int("unet.ch");
   c.ch_mult = split_ints("unet.ch_mult", get("unet.ch_mult"));
   c.num_res_blocks = get_int("unet.num_res_blocks");
@@ -272,7 +275,7 @@ void UNet::build(Generator* gen) {
   }
 
   norm_out_ = register_module("norm_out", std::make_shared<GroupNorm>(groups_for(c, cur), cur));
-  conv_out_ = register_module("conv_out", std::make_shared<Conv2d>(cur, c.in_channels, 3, 1, 1, true, gen));
+  conv_out_ = register_module("conv_out", std::make_shared<Conv2d>(cur, c.output_channels(), 3, 1, 1, true, gen));
 
   // Re-initialize every conv and linear as the paper's code does (the layers came with PyTorch's
   // default init); GroupNorms keep weight 1 and bias 0.

@@ -14,6 +14,8 @@ namespace ddpm {
 
 struct UNetConfig {
   int64_t in_channels = 1;
+  int64_t out_channels = 0;                 // channels of the output; 0: in_channels (2 * in_channels for a
+                                            // model that also predicts its variances, as learned-range)
   int64_t ch = 16;                          // base channels
   std::vector<int64_t> ch_mult = {1, 2, 2};  // channels ch * m at each level; the resolution halves per level
   int64_t num_res_blocks = 1;               // ResBlocks per level going down (one more going up)
@@ -28,7 +30,9 @@ struct UNetConfig {
   void validate() const;
   // As flat string pairs (the checkpoint's metadata) and back; from_metadata validates.
   std::map<std::string, std::string> to_metadata() const;
+  // (unet.out_channels is optional there: checkpoints from before it existed output in_channels.)
   static UNetConfig from_metadata(const std::map<std::string, std::string>& metadata);
+  int64_t output_channels() const { return out_channels > 0 ? out_channels : in_channels; }
 };
 
 // The presets of the spec: "tiny" (CPU demo, 267,313 parameters), "small" (1,623,169), "cifar10"
@@ -86,7 +90,7 @@ class UNet : public Module {
   explicit UNet(const UNetConfig& config, Generator* gen = nullptr);
   const char* type_name() const override { return "UNet"; }
   // x_t: [B, in_channels, resolution, resolution] float, t: [B] integer timestep indices
-  // (0 .. T-1) -> the network's prediction, [B, in_channels, resolution, resolution].
+  // (0 .. T-1) -> the network's prediction, [B, output_channels(), resolution, resolution].
   Tensor forward(const Tensor& x, const Tensor& t);
 
   const UNetConfig config;

@@ -1,4 +1,5 @@
-// tools/sample: draws images from a model checkpoint with the DDPM sampler (Algorithm 2) or DDIM,
+// tools/sample: draws images from a model checkpoint with the DDPM sampler (Algorithm 2, on all T steps or
+// a respaced S-step chain) or DDIM,
 // and writes a PNG grid, and as asked the raw samples (.npy), the starting noise x_T, the
 // progressive x0 predictions as a strip, or spherical interpolations between two latents.
 #include <cmath>
@@ -41,11 +42,14 @@ int sample_main(int argc, char** argv) {
   options.add_options()
     ("checkpoint", "A model.safetensors written by tools/train", cxxopts::value<std::string>())
     ("n,num", "Number of images (also --n)", cxxopts::value<int64_t>()->default_value("64"))
-    ("sampler", "ddpm (ancestral, all T steps, Algorithm 2) or ddim (Song et al. 2021, --steps steps)",
+    ("sampler", "ddpm (ancestral, Algorithm 2) or ddim (Song et al. 2021)",
        cxxopts::value<std::string>()->default_value("ddpm"))
-    ("steps", "DDIM steps S (timesteps round(linspace(0, T-1, S))); ddpm always takes all T",
-       cxxopts::value<int64_t>()->default_value("100"))
-    ("eta", "DDIM eta: 0 deterministic, 1 as stochastic as DDPM", cxxopts::value<double>()->default_value("0"))
+    ("steps", "Steps S, the timesteps round(linspace(0, T-1, S)). ddim: default 100. ddpm: default all T; "
+              "S < T samples the respaced S-step chain (betas recomputed for it, as improved-diffusion's "
+              "SpacedDiffusion), with the checkpoint's fixed or learned variances",
+       cxxopts::value<int64_t>())
+    ("eta", "DDIM eta: 0 deterministic, 1 as stochastic as DDPM (DDIM's sigma comes from eta, also for "
+            "learned variances, as improved-diffusion)", cxxopts::value<double>()->default_value("0"))
     ("no-clip", "Do not clip the predicted x0 to [-1, 1] along the way")
     ("seed", "Seed of x_T and the sampler's noise", cxxopts::value<uint64_t>()->default_value("0"))
     ("out", "The PNG grid to write", cxxopts::value<std::string>())
@@ -95,8 +99,10 @@ int sample_main(int argc, char** argv) {
 
   ModelCheckpoint ckpt = load_model_checkpoint(checkpoint_path);
   GaussianDiffusion diffusion(ckpt.diffusion);
-  const int64_t steps = sampler == "ddpm" ? diffusion.T() : args["steps"].as<int64_t>();
-  if (sampler == "ddim") diffusion.ddim_timesteps(steps);  // validates 1 <= S <= T before any work
+  const int64_t steps = args.count("steps") ? args["steps"].as<int64_t>() : sampler == "ddpm" ? diffusion.T() : 100;
+  diffusion.ddim_timesteps(steps);  // validates 1 <= S <= T before any work
+  // DDPM on S < T steps: the respaced chain, sampled over all of its S steps.
+  if (sampler == "ddpm" && steps < diffusion.T()) diffusion = diffusion.respaced(steps);
   std::shared_ptr<UNet> model = make_unet(ckpt, device);
   const UNetConfig& m = ckpt.unet;
   const Shape image_shape = {m.in_channels, m.resolution, m.resolution};
@@ -131,7 +137,8 @@ int sample_main(int argc, char** argv) {
   so.num_progress = args.count("progress") ? frames : 0;
   ProgressBar bar(std::cerr, 0, steps, sampler, 1, "step");
   so.on_step = [&bar](int64_t done, int64_t) { bar.update(done); };
-  std::cerr << "sampling " << n << " images with " << sampler << " (" << steps << " steps) from " << checkpoint_path
+  std::cerr << "sampling " << n << " images with " << sampler << " (" << steps << " steps, "
+            << to_string(ckpt.diffusion.variance) << " variances) from " << checkpoint_path
             << " (step " << (ckpt.metadata.count("step") ? ckpt.metadata.at("step") : "?") << ") on " << device.str()
             << "\n";
   DenoiseModel eps_theta = [&model](const Tensor& x_t, const Tensor& t) { return model->forward(x_t, t); };

@@ -40,8 +40,17 @@ int train_main(int argc, char** argv) {
     ("beta-end", "beta_T of the linear and quadratic schedules", cxxopts::value<double>()->default_value("0.02"))
     ("objective", "What the network predicts: eps (the paper's L_simple), x0 or v",
        cxxopts::value<std::string>()->default_value("eps"))
-    ("variance", "sigma_t^2 of the sampler, stored in the checkpoint: beta or beta-tilde",
+    ("variance", "sigma_t^2 of the reverse process, stored in the checkpoint: beta or beta-tilde (fixed, the "
+                 "paper's), or learned-range (the U-Net outputs 2C channels, the second half v giving log sigma^2 "
+                 "= (v+1)/2 log beta + (1-v)/2 log beta-tilde; Nichol & Dhariwal 2021)",
        cxxopts::value<std::string>()->default_value("beta"))
+    ("loss", "simple (L_simple, eq. 14), hybrid (L_simple + lambda L_vlb, the mean's gradient stopped in "
+             "L_vlb; needs learned-range) or vlb (the bound alone); default: simple for fixed variances, "
+             "hybrid for learned-range", cxxopts::value<std::string>())
+    ("vlb-weight", "lambda of the hybrid loss (L_vlb in bits/dim, estimated as T L_t)",
+       cxxopts::value<double>()->default_value("0.001"))
+    ("importance-sampling", "With --loss vlb: draw t with probability ~ sqrt(E[L_t^2]) from the last 10 "
+                            "losses at each t (uniform until every t has 10), weighing each by 1/(T p_t)")
   ;
   options.add_options("Optimization")
     ("steps", "Total optimizer steps (with --resume: train on up to this step)",
@@ -87,7 +96,12 @@ int train_main(int argc, char** argv) {
   o.diffusion.beta_end = args["beta-end"].as<double>();
   o.diffusion.objective = parse_objective(args["objective"].as<std::string>());
   o.diffusion.variance = parse_variance(args["variance"].as<std::string>());
-  GaussianDiffusion check_schedule(o.diffusion);  // validates T and the betas before the data loads
+  o.diffusion.loss = args.count("loss") ? parse_loss(args["loss"].as<std::string>())
+                                        : (o.diffusion.learns_variance() ? LossType::Hybrid : LossType::Simple);
+  o.diffusion.vlb_weight = args["vlb-weight"].as<double>();
+  o.importance_sampling = args.count("importance-sampling") > 0;
+  o.model.out_channels = o.diffusion.model_output_channels(o.model.in_channels);
+  GaussianDiffusion check_schedule(o.diffusion);  // validates T, the betas and the loss before the data loads
   o.steps = args["steps"].as<int64_t>();
   o.batch_size = args["batch"].as<int64_t>();
   o.lr = args["lr"].as<double>();
