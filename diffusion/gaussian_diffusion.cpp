@@ -260,8 +260,13 @@ Tensor GaussianDiffusion::tables(Device device, DType dtype) const {
   } else {
     std::vector<double> log_betas;  // the upper end of the learned range (eq. 15 of Nichol & Dhariwal)
     for (double b : sched_.betas) log_betas.push_back(std::log(b));
+    // sigma^2 = beta_t, but beta-tilde_1 at t = 0 (the paper's code's "fixed large"; with T = 1, beta_0)
+    std::vector<double> fixed_large = sched_.betas, log_fixed_large;
+    if (T() > 1) fixed_large[0] = sched_.posterior_variance[1];
+    for (double v : fixed_large) log_fixed_large.push_back(std::log(v));
     const std::vector<const std::vector<double>*> rows = {
-        &sched_.betas,                          // kBetas
+        &fixed_large,                           // kFixedLargeVariance
+        &log_fixed_large,                       // kFixedLargeLogVariance
         &log_betas,                             // kLogBetas
         &sched_.sqrt_alphas_cumprod,            // kSqrtAlphasCumprod
         &sched_.sqrt_one_minus_alphas_cumprod,  // kSqrtOneMinusAlphasCumprod
@@ -272,7 +277,7 @@ Tensor GaussianDiffusion::tables(Device device, DType dtype) const {
         &sched_.posterior_mean_coef1,           // kPosteriorMeanCoef1
         &sched_.posterior_mean_coef2,           // kPosteriorMeanCoef2
     };
-    static_assert(kNumTables == 10, "one row per Table");
+    static_assert(kNumTables == 11, "one row per Table");
     std::vector<double> all;
     all.reserve(size_t(kNumTables * T()));
     for (const auto* row : rows) all.insert(all.end(), row->begin(), row->end());
@@ -424,8 +429,8 @@ GaussianDiffusion::PMeanVariance GaussianDiffusion::p_mean_variance_at(const Ten
   r.mean = q_posterior_at(r.pred_x0, x_t, s).mean;
   switch (config_.variance) {
     case VarianceType::Beta:
-      r.log_variance = coef(kLogBetas, s, x_t);
-      r.variance = coef(kBetas, s, x_t);
+      r.log_variance = coef(kFixedLargeLogVariance, s, x_t);
+      r.variance = coef(kFixedLargeVariance, s, x_t);
       break;
     case VarianceType::BetaTilde:
       r.log_variance = coef(kPosteriorLogVarianceClipped, s, x_t);

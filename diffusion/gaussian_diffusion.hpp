@@ -143,7 +143,9 @@ class GaussianDiffusion {
 
   // p_theta(x_{t-1} | x_t) = N(mean, variance): the model's x0 (clipped to [-1, 1] when asked) put into
   // the posterior mean (eq. 7, as the paper's code); pred_eps is recomputed from that x0. The variance
-  // is beta_t or beta-tilde_t per config().variance ([B, 1, 1, 1]), or learned ([B, C, H, W]).
+  // is beta_t or beta-tilde_t per config().variance ([B, 1, 1, 1]), or learned ([B, C, H, W]). As in the
+  // paper's code (its "fixed large" variance), beta at t = 0 is replaced by beta-tilde_1, which only the
+  // decoder L_0 sees (no noise is added at t = 0): a better decoder likelihood, and the papers' bits/dim.
   struct PMeanVariance { Tensor mean, variance, log_variance, pred_x0, pred_eps; };
   PMeanVariance p_mean_variance(const DenoiseModel& model, const Tensor& x_t, const Tensor& t,
                                 bool clip_denoised = true) const;
@@ -198,9 +200,9 @@ class GaussianDiffusion {
  private:
   // The schedule's tables, the rows of the [kNumTables, T] tensor cached per device and dtype.
   enum Table : int64_t {
-    kBetas, kLogBetas, kSqrtAlphasCumprod, kSqrtOneMinusAlphasCumprod, kSqrtRecipAlphasCumprod,
-    kSqrtRecipm1AlphasCumprod, kPosteriorVariance, kPosteriorLogVarianceClipped, kPosteriorMeanCoef1,
-    kPosteriorMeanCoef2, kNumTables
+    kFixedLargeVariance, kFixedLargeLogVariance, kLogBetas, kSqrtAlphasCumprod, kSqrtOneMinusAlphasCumprod,
+    kSqrtRecipAlphasCumprod, kSqrtRecipm1AlphasCumprod, kPosteriorVariance, kPosteriorLogVarianceClipped,
+    kPosteriorMeanCoef1, kPosteriorMeanCoef2, kNumTables
   };
   // t once checked by steps_of: int64 [B] on x's device. The helpers that take it check nothing.
   struct Steps { Tensor t; };

@@ -283,8 +283,10 @@ TEST_CASE("p_mean_variance with exact predictions recovers x0 and the posterior"
         check_close(p.mean, d.q_posterior_mean_variance(x0, x_t, t).mean, 1e-10, 1e-10);
         std::vector<double> var, logvar;
         for (int64_t k : ts) {
-          var.push_back(vt == VarianceType::Beta ? s.betas[size_t(k)] : s.posterior_variance[size_t(k)]);
-          logvar.push_back(vt == VarianceType::Beta ? std::log(s.betas[size_t(k)]) : s.posterior_log_variance_clipped[size_t(k)]);
+          // beta_t, but beta-tilde_1 at t = 0 (the paper's code's "fixed large": only the decoder sees it)
+          const double large = k == 0 ? s.posterior_variance[1] : s.betas[size_t(k)];
+          var.push_back(vt == VarianceType::Beta ? large : s.posterior_variance[size_t(k)]);
+          logvar.push_back(vt == VarianceType::Beta ? std::log(large) : s.posterior_log_variance_clipped[size_t(k)]);
         }
         check_values(p.variance, var, 1e-15);
         check_values(p.log_variance, logvar, 1e-12);

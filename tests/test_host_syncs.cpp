@@ -134,6 +134,40 @@ void check_sampler_steps(Device device) {
   }
 }
 
+// Learned-range variances on a respaced chain, and the bound: the first call uploads the tables, the
+// timestep map and the U-Net's frequencies once; after that nothing crosses.
+void check_learned_sampling(Device device) {
+  UNetConfig c = toy_unet();
+  c.out_channels = 2;
+  Generator init(1);
+  UNet unet(c, &init);
+  unet.to(device);
+  unet.eval();
+  DenoiseModel model = [&unet](const Tensor& x_t, const Tensor& t) { return unet.forward(x_t, t); };
+  DiffusionConfig dc;
+  dc.T = 10;
+  dc.variance = VarianceType::LearnedRange;
+  dc.loss = LossType::Hybrid;
+  GaussianDiffusion d(dc);
+  GaussianDiffusion respaced = d.respaced(4);
+  Generator gen(2);
+  SampleOptions o;
+  o.device = device;
+  HostSyncCounts n = counted([&] { respaced.p_sample_loop(model, {2, 1, 8, 8}, gen, o); });
+  {
+    INFO("the first respaced loop: its tables, its timestep map and the frequencies, once");
+    check_counts(n, 0, 3, 0);
+  }
+  n = counted([&] { respaced.p_sample_loop(model, {2, 1, 8, 8}, gen, o); });
+  INFO("respaced p_sample_loop with learned variances");
+  check_counts(n, 0, 0, 0);
+  const Tensor x0 = ops::clamp(randn({2, 1, 8, 8}, TensorOptions(DType::Float32, device), &gen), -1.0, 1.0);
+  d.calc_bpd_loop(model, x0, gen);  // the full chain's tables go up here
+  n = counted([&] { d.calc_bpd_loop(model, x0, gen); });
+  INFO("calc_bpd_loop");
+  check_counts(n, 0, 0, 0);
+}
+
 // One training step as train() takes it: L_simple, backward, clipping on the device, then one read
 // of the loss and the gradient norm together, and the AdamW and EMA updates.
 struct TrainStep {
@@ -198,10 +232,15 @@ void check_training_steps(Device device) {
 // step, so the counts between two polls are exactly one step's. No checkpoint or sample grid is made
 // before the end of the run, outside the counted window. `batch_uploads`: 0 on the CPU (the loader's
 // batch already is a CPU tensor), 1 on a GPU (the batch's copy to the device).
-void check_train_loop(Device device, uint64_t batch_uploads) {
+void check_train_loop(Device device, uint64_t batch_uploads, bool learned = false) {
   test::TempDir dir("host_syncs");
   TrainOptions o;
   o.model = toy_unet();
+  if (learned) {  // the hybrid loss: the same one read per step
+    o.model.out_channels = 2;
+    o.diffusion.variance = VarianceType::LearnedRange;
+    o.diffusion.loss = LossType::Hybrid;
+  }
   o.preset = "toy";
   o.diffusion.T = 100;
   o.diffusion.beta_end = 0.2;
@@ -237,31 +276,49 @@ void check_train_loop(Device device, uint64_t batch_uploads) {
 
 TEST_SUITE("cpu") {
 
-TEST_CASE("a sampler step makes no host read, upload or synchronize") { check_sampler_steps(Device::cpu()); }
+TEST_CASE("a sampler step makes no host read - upload or synchronize") { check_sampler_steps(Device::cpu()); }
 
-TEST_CASE("a training step reads once, its loss and gradient norm together") {
+TEST_CASE("a training step reads once - its loss and gradient norm together") {
   check_training_steps(Device::cpu());
 }
 
 TEST_CASE("train reads once per step and never synchronizes") { check_train_loop(Device::cpu(), 0); }
 
+TEST_CASE("learned variances: a respaced sampler and the bound make no host read - upload or synchronize") {
+  check_learned_sampling(Device::cpu());
+}
+
+TEST_CASE("train with the hybrid loss reads once per step and never synchronizes") {
+  check_train_loop(Device::cpu(), 0, true);
+}
+
 }  // TEST_SUITE("cpu")
 
 TEST_SUITE("cuda") {
 
-TEST_CASE("cuda sampler step makes no host read, upload or synchronize") {
+TEST_CASE("cuda sampler step makes no host read - upload or synchronize") {
   DDPM_REQUIRE_CUDA_OR_SKIP();
   check_sampler_steps(Device::cuda());
 }
 
-TEST_CASE("cuda training step reads once, its loss and gradient norm together") {
+TEST_CASE("cuda training step reads once - its loss and gradient norm together") {
   DDPM_REQUIRE_CUDA_OR_SKIP();
   check_training_steps(Device::cuda());
 }
 
-TEST_CASE("cuda train reads once per step, uploads only its batch and never synchronizes") {
+TEST_CASE("cuda train reads once per step - uploads only its batch and never synchronizes") {
   DDPM_REQUIRE_CUDA_OR_SKIP();
   check_train_loop(Device::cuda(), 1);
+}
+
+TEST_CASE("cuda learned variances: a respaced sampler and the bound make no host read - upload or synchronize") {
+  DDPM_REQUIRE_CUDA_OR_SKIP();
+  check_learned_sampling(Device::cuda());
+}
+
+TEST_CASE("cuda train with the hybrid loss reads once per step and never synchronizes") {
+  DDPM_REQUIRE_CUDA_OR_SKIP();
+  check_train_loop(Device::cuda(), 1, true);
 }
 
 }  // TEST_SUITE("cuda")

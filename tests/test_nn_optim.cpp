@@ -300,7 +300,7 @@ TEST_CASE("clip_grad_norm leaves gradients alone when the norm is not finite") {
   check_values(grad(a), {INFINITY, 1.0}, 0.0);
 }
 
-TEST_CASE("clip_grad_norm_ clips on the device: the same gradients, the norm as a tensor, no host read") {
+TEST_CASE("clip_grad_norm_ clips on the device: the same gradients - the norm as a tensor - no host read") {
   // Two float32 parameters (one gradient a non-contiguous view) and a float64 one, as the double
   // form's test; three max_norms: above the norm (coefficient 1), below it, and infinite (off).
   for (double max_norm : {100.0, 1.3, double(INFINITY)}) {

@@ -121,7 +121,7 @@ TEST_CASE("rand randn bernoulli and randint produce the documented philox values
   CHECK(g.offset() == 23 + 3);
 }
 
-TEST_CASE("rand over a range whose product is inexact rounds the product and the sum apart, never fused") {
+TEST_CASE("rand over a range whose product is inexact rounds the product and the sum apart - never fused") {
   // u lo + (hi - lo) u: with hi - lo = 0.6 (inexact) the product has more bits than a double holds,
   // so a fused multiply-add (one rounding) and a multiply then an add (two) differ on many elements.
   // The GPU computes the same expression (tensor/philox.hpp) and must match the CPU bit for bit, so

@@ -1,0 +1,116 @@
+// Training with learned-range variances (Nichol & Dhariwal 2021): the hybrid loss falls on a toy data set,
+// the vlb loss with importance sampling of t resumes exactly (its loss history travels in the state), the
+// checkpoint records the doubled output and samples on a respaced chain, and bad settings are refused.
+#include <filesystem>
+#include <vector>
+
+#include "autograd/autograd.hpp"
+#include "diffusion/checkpoint.hpp"
+#include "diffusion/resample.hpp"
+#include "diffusion/trainer.hpp"
+#include "nn/safetensors.hpp"
+#include "test_util.hpp"
+
+using namespace ddpm;
+using test::toy_images;
+using TempDir = test::TempDir;
+
+namespace {
+
+TrainOptions learned_options(LossType loss = LossType::Hybrid) {
+  TrainOptions o;
+  o.model.in_channels = 1, o.model.ch = 8, o.model.ch_mult = {1, 2}, o.model.num_res_blocks = 1;
+  o.model.attn_resolutions = {}, o.model.groups = 4, o.model.dropout = 0.0, o.model.resolution = 8;
+  o.model.out_channels = 2;  // eps, then v
+  o.preset = "toy";
+  o.diffusion.T = 100;
+  o.diffusion.beta_end = 0.2;
+  o.diffusion.variance = VarianceType::LearnedRange;
+  o.diffusion.loss = loss;
+  o.steps = 150, o.batch_size = 8, o.lr = 2e-3, o.warmup_steps = 2, o.seed = 3;
+  o.checkpoint_every = 0, o.sample_every = 0, o.sample_count = 2, o.sample_steps = 3;
+  return o;
+}
+
+double mean(const std::vector<double>& v, size_t begin, size_t end) {
+  double s = 0;
+  for (size_t i = begin; i < end; ++i) s += v[i];
+  return s / double(end - begin);
+}
+
+}  // namespace
+
+TEST_SUITE("cpu") {
+
+TEST_CASE("trainer: the hybrid loss of a learned-range model falls on a toy data set") {
+  TrainResult r = train(learned_options(), toy_images(16));
+  REQUIRE(r.losses.size() == 150);
+  const double first = mean(r.losses, 0, 20), last = mean(r.losses, 130, 150);
+  INFO("mean hybrid loss of the first 20 steps ", first, ", of the last 20 ", last);
+  CHECK(first > 0.5);
+  CHECK(last < 0.6 * first);
+  CHECK(r.skipped_steps == 0);
+}
+
+TEST_CASE("trainer: the vlb loss with importance sampling resumes exactly - history and all") {
+  TempDir a("is-whole"), b("is-halves");
+  TrainOptions o = learned_options(LossType::Vlb);
+  o.diffusion.T = 10;  // 10 steps x 10 losses: the sampler leaves uniform after about 13 batches of 8
+  o.importance_sampling = true;
+  o.steps = 30;
+  o.out_dir = a.path.string();
+  TrainResult whole = train(o, toy_images(12));
+  o.out_dir = b.path.string();
+  o.steps = 20;
+  train(o, toy_images(12));
+  o.steps = 30;
+  o.resume = true;
+  TrainResult second = train(o, toy_images(12));
+  REQUIRE(second.losses.size() == 10);
+  for (size_t i = 0; i < 10; ++i) CHECK(second.losses[i] == whole.losses[20 + i]);  // bit for bit
+  SafetensorsFile state = load_safetensors(a.file("state.safetensors"));
+  // By step 30 every t has its 10 losses: the sampler is past its uniform warm-up.
+  LossSecondMomentResampler resampler(10);
+  StateDict history;
+  for (const auto& [name, t] : state.tensors)
+    if (name.rfind("extra.", 0) == 0) history.emplace_back(name.substr(6), t);
+  resampler.load_state_dict(history);
+  CHECK(resampler.warmed_up());
+  std::vector<double> p = resampler.weights();
+  double total = 0;
+  for (double q : p) total += q;
+  CHECK(total == doctest::Approx(1.0));
+  CHECK(*std::max_element(p.begin(), p.end()) > 1.5 / 10);  // not uniform any more
+}
+
+TEST_CASE("trainer: a learned-range checkpoint samples - respaced") {
+  TempDir d("learned-ckpt");
+  TrainOptions o = learned_options();
+  o.steps = 3;
+  o.out_dir = d.path.string();
+  train(o, toy_images(8));
+  ModelCheckpoint ckpt = load_model_checkpoint(d.file("model.safetensors"));
+  CHECK(ckpt.unet.output_channels() == 2);
+  CHECK(ckpt.diffusion.variance == VarianceType::LearnedRange);
+  CHECK(ckpt.diffusion.loss == LossType::Hybrid);
+  std::shared_ptr<UNet> model = make_unet(ckpt, Device::cpu());
+  GaussianDiffusion chain = GaussianDiffusion(ckpt.diffusion).respaced(5);
+  Generator gen(1);
+  DenoiseModel f = [&model](const Tensor& x, const Tensor& t) { return model->forward(x, t); };
+  Tensor x = chain.p_sample_loop(f, {2, 1, 8, 8}, gen).x0;
+  CHECK(x.shape() == Shape{2, 1, 8, 8});
+  for (float v : x.to_vector<float>()) CHECK(std::isfinite(v));
+}
+
+TEST_CASE("trainer refuses learned variances without L_vlb - importance sampling without vlb - and a wrong output") {
+  TrainOptions o = learned_options(LossType::Simple);
+  test::check_throws_with([&] { train(o, toy_images(8)); }, "use the hybrid or vlb loss");
+  o = learned_options();
+  o.importance_sampling = true;
+  test::check_throws_with([&] { train(o, toy_images(8)); }, "importance sampling of t is for the vlb loss");
+  o = learned_options();
+  o.model.out_channels = 1;
+  test::check_throws_with([&] { train(o, toy_images(8)); }, "learned-range variances need 2");
+}
+
+}  // TEST_SUITE
