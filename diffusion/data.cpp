@@ -326,10 +326,13 @@ Tensor load_image_folder(const std::string& dir, int64_t size, int64_t channels)
   return out;
 }
 
-std::string default_fashion_mnist_path() {
+std::string default_fashion_mnist_path(const std::string& split) {
+  if (split != "train" && split != "test")
+    throw std::invalid_argument("Fashion-MNIST has the splits train and test, not '" + split + "'");
   const char* env = std::getenv("DDPM_FASHION_MNIST_DIR");
   const fs::path dir = (env && *env) ? fs::path(env) : fs::path("/usr/share/datasets/fashion-mnist");
-  const fs::path gz = dir / "train-images-idx3-ubyte.gz", raw = dir / "train-images-idx3-ubyte";
+  const std::string name = split == "train" ? "train-images-idx3-ubyte" : "t10k-images-idx3-ubyte";
+  const fs::path gz = dir / (name + ".gz"), raw = dir / name;
   std::error_code ec;
   if (!fs::exists(gz, ec) && fs::exists(raw, ec)) return raw.string();
   return gz.string();

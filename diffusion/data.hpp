@@ -40,9 +40,10 @@ Tensor load_image_folder(const std::string& dir, int64_t size, int64_t channels)
 // channels: 1 or 3. Returns [N, channels, size, size].
 Tensor load_dataset(const std::string& spec, int64_t size, int64_t channels);
 
-// $DDPM_FASHION_MNIST_DIR (or /usr/share/datasets/fashion-mnist) + "/train-images-idx3-ubyte.gz",
-// or the uncompressed "train-images-idx3-ubyte" where only that one is there.
-std::string default_fashion_mnist_path();
+// $DDPM_FASHION_MNIST_DIR (or /usr/share/datasets/fashion-mnist) + "/train-images-idx3-ubyte.gz"
+// (split "train", 60000 images) or "/t10k-images-idx3-ubyte.gz" (split "test", 10000 images), or the
+// uncompressed file where only that one is there. Another split throws std::invalid_argument.
+std::string default_fashion_mnist_path(const std::string& split = "train");
 
 // Deterministic shuffled mini-batches. The data is read as an endless stream of epochs: sample
 // position p = k * B + i (batch k, row i) is image perm_e[p % N] of epoch e = p / N, where perm_e is

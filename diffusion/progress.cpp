@@ -31,8 +31,10 @@ void ProgressBar::update(int64_t done, const std::string& extra) {
   if (interactive_) {
     if (done < total_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
   } else {
+    // The last line is finish()'s, so that a log holds it once.
+    if (done >= total_) return;
     int64_t percent = total_ > 0 ? done * 100 / total_ : 100;
-    if (percent / 5 == last_printed_percent_ / 5 && done < total_) return;
+    if (percent / 5 == last_printed_percent_ / 5) return;
     last_printed_percent_ = percent;
   }
   last_draw_ = now;

@@ -67,15 +67,7 @@ int sample_main(int argc, char** argv) {
     ("h,help", "Show this help")
   ;
   // clang-format on
-  // cxxopts takes one-letter names as short options only (-n); accept the spelling --n too.
-  std::vector<std::string> words(argv, argv + argc);
-  std::vector<char*> fixed;
-  for (std::string& w : words) {
-    if (w == "--n") w = "-n";
-    else if (w.rfind("--n=", 0) == 0) w = "--num=" + w.substr(4);
-    fixed.push_back(w.data());
-  }
-  cxxopts::ParseResult args = options.parse(int(fixed.size()), fixed.data());
+  cxxopts::ParseResult args = tools::parse_accepting_long_n(options, argc, argv);
   if (args.count("help")) {
     std::cout << options.help() << std::endl;
     return 0;

@@ -7,6 +7,7 @@
 #include <exception>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "tensor/device.hpp"
 
@@ -43,6 +44,19 @@ inline int run_tool(const char* tool, int argc, char** argv, const std::function
     std::fprintf(stderr, "%s: error: %s\n", tool, e.what());
   }
   return 1;
+}
+
+// Parses argv, accepting --n and --n=K for the option "n,num": cxxopts takes one-letter names as short
+// options only (-n).
+inline cxxopts::ParseResult parse_accepting_long_n(cxxopts::Options& options, int argc, char** argv) {
+  std::vector<std::string> words(argv, argv + argc);
+  std::vector<char*> fixed;
+  for (std::string& w : words) {
+    if (w == "--n") w = "-n";
+    else if (w.rfind("--n=", 0) == 0) w = "--num=" + w.substr(4);
+    fixed.push_back(w.data());
+  }
+  return options.parse(int(fixed.size()), fixed.data());
 }
 
 // A required option's value, with a clear message when it is missing.
