@@ -1,7 +1,7 @@
 // The Gaussian diffusion (Ho et al. 2020): forward process, posterior, the losses and the bound in
-// bits per dimension, respacing, and the DDPM and DDIM samplers. Coefficients are gathered at each sample's t from a copy of NoiseSchedule's float64 tables
-// kept on the device (index_select, as improved-diffusion's _extract_into_tensor): nothing per step
-// crosses between host and device.
+// bits per dimension, respacing, and the DDPM and DDIM samplers. Coefficients are gathered at each
+// sample's t from a copy of NoiseSchedule's float64 tables kept on the device (index_select, as
+// improved-diffusion's _extract_into_tensor): nothing per step crosses between host and device.
 #include "diffusion/gaussian_diffusion.hpp"
 
 #include <algorithm>

@@ -84,7 +84,8 @@ struct SampleResult {
 struct BpdResult {
   Tensor total_bpd;   // [B] the whole bound of each image: prior_bpd + sum over t of vb
   Tensor prior_bpd;   // [B] L_T
-  Tensor vb;          // [B, T] L_{t-1} at column t >= 1 (paper step t+1), the decoder's L_0 at column 0
+  Tensor vb;          // [B, T] column t >= 1: the KL at the code's step t (the paper's step t+1), which is
+                      // the paper's L_t; column 0: the decoder's L_0
   Tensor xstart_mse;  // [B, T] mean squared error of the predicted x0 at each t ([-1, 1] scale)
   Tensor mse;         // [B, T] mean squared error of the eps implied by it
 };
@@ -111,6 +112,7 @@ struct LossTerms {
 class GaussianDiffusion {
  public:
   explicit GaussianDiffusion(const DiffusionConfig& config);
+  // The configuration it was made from (a respaced chain keeps its parent's, T included).
   const DiffusionConfig& config() const { return config_; }
   const NoiseSchedule& schedule() const { return sched_; }
   int64_t T() const { return sched_.T; }  // the steps of this chain (S when respaced)

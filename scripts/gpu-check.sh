@@ -2,7 +2,8 @@
 # One command that proves the whole GPU path on a lent H100/H200 machine in about 8 minutes: builds
 # everything for sm_90, runs the whole test suite with DDPM_EXPECT_GPU=1, compute-sanitizer memcheck
 # over a few CUDA test cases of each kernel family, a 200-step training run whose loss must fall and
-# whose first 5 losses must match the CPU's, benchmarks beside PyTorch (training step and sampling;
+# whose first 5 losses must match the CPU's, the bound (tools/eval) on the GPU against the CPU and a
+# learned-range run, benchmarks beside PyTorch (training step and sampling;
 # eager float32, bf16 autocast channels_last, torch.compile), and our model.safetensors loaded by the
 # safetensors package into bench/unet_torch.py and compared with our forward. Writes OUTDIR/summary.md
 # (also printed last) and OUTDIR/logs.tar.gz (every log); exit code 0 when every step passed, else 1.
@@ -392,6 +393,38 @@ else
   [ -n "${fallback:-}" ] && note+="FALLBACK READER: no safetensors package, the file was read by our own unet_torch.read_safetensors"
   if [ $ok = 1 ]; then step_end PASS "$note"; else step_end FAIL "$note"; fi
 fi
+
+# ---- 3f. the bound and learned variances: eval's bits/dim on the GPU equal the CPU's (same noise), and a
+# learned-range run with the hybrid loss trains on the GPU -----------------------------------------
+step_begin bound
+note=""; ok=1
+if [ -f "$model" ]; then
+  eval_args=(--checkpoint "$model" --nll --n 16 --batch 16 --steps 50 --seed 3)
+  run_logged "$LOGS/eval-$DEV.log" 60 "$B/tools/eval" "${eval_args[@]}" --device "$DEV"; rc_e=$?
+  run_logged "$LOGS/eval-cpu.log" 90 "$B/tools/eval" "${eval_args[@]}" --device cpu; rc_c=$?
+  bpd_dev=$(awk '/^bits\/dim/ { print $2 }' "$LOGS/eval-$DEV.log"); bpd_cpu=$(awk '/^bits\/dim/ { print $2 }' "$LOGS/eval-cpu.log")
+  if [ $rc_e = 0 ] && [ $rc_c = 0 ] && [ -n "$bpd_dev" ] && [ -n "$bpd_cpu" ]; then
+    note+="eval --steps 50 on 16 images: $DEV $bpd_dev, cpu $bpd_cpu bits/dim (within 1e-3)"
+    awk -v a="$bpd_dev" -v b="$bpd_cpu" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 1e-3 * b) }' || ok=0
+  else
+    note+="eval failed ($DEV exit $rc_e, cpu exit $rc_c: eval-$DEV.log, eval-cpu.log)"; ok=0
+  fi
+else
+  note+="no $model (the training step failed)"; ok=0
+fi
+run_logged "$LOGS/train-learned-$DEV.log" 90 "$B/tools/train" --preset tiny --data fashion-mnist --batch 32 --lr 1e-3 \
+  --warmup 10 --steps 60 --variance learned-range --sample-every 0 --sample-count 4 --sample-steps 5 \
+  --checkpoint-every 0 --device "$DEV" --out "$RUNS/train-learned-$DEV"; rc_l=$?
+csv_l=$RUNS/train-learned-$DEV/log.csv
+if [ $rc_l = 0 ] && [ -f "$csv_l" ]; then
+  ratio=$(awk -F, 'NR > 1 { n++; loss[n] = $2 } END { for (i = 1; i <= 10; i++) { f += loss[i]; l += loss[n - i + 1] }
+                   printf "%.3f", l / f }' "$csv_l")
+  note+="; learned-range hybrid 60 steps on $DEV: last/first loss $ratio (< 0.7)"
+  awk -v r="$ratio" 'BEGIN { exit !(r < 0.7) }' || ok=0
+else
+  note+="; the learned-range run failed (exit $rc_l, train-learned-$DEV.log)"; ok=0
+fi
+if [ $ok = 1 ]; then step_end PASS "$note"; else step_end FAIL "$note"; fi
 
 # ---- 3d. benchmarks beside PyTorch on the same device ------------------------------------------
 step_begin benchmarks
