@@ -7,35 +7,15 @@
 #include "diffusion/trainer.hpp"
 #include "nn/safetensors.hpp"
 #include "test_util.hpp"
+#include "toy_training.hpp"
 
 using namespace ddpm;
 using test::toy_images;
 namespace fs = std::filesystem;
 using TempDir = test::TempDir;
 
-namespace {
-
-
-
-TrainOptions toy_options() {
-  TrainOptions o;
-  o.model.in_channels = 1, o.model.ch = 8, o.model.ch_mult = {1, 2}, o.model.num_res_blocks = 1;
-  o.model.attn_resolutions = {4}, o.model.groups = 4, o.model.dropout = 0.1, o.model.resolution = 8;
-  o.preset = "toy";
-  o.diffusion.T = 100;
-  o.diffusion.beta_end = 0.2;  // T = 100 steps still reach pure noise
-  o.steps = 12, o.batch_size = 8, o.lr = 2e-3, o.warmup_steps = 2, o.seed = 7, o.hflip = true;
-  o.checkpoint_every = 0, o.sample_every = 0, o.sample_count = 2, o.sample_steps = 3;
-  return o;
-}
-
-double mean(const std::vector<double>& v, size_t begin, size_t end) {
-  double s = 0;
-  for (size_t i = begin; i < end; ++i) s += v[i];
-  return s / double(end - begin);
-}
-
-}  // namespace
+using test::mean_of;
+using test::toy_options;
 
 TEST_SUITE("cpu") {
 
@@ -45,7 +25,7 @@ TEST_CASE("trainer loss falls on a toy data set") {
   o.model.dropout = 0.0;
   TrainResult r = train(o, toy_images(16));
   REQUIRE(r.losses.size() == 150);
-  const double first = mean(r.losses, 0, 20), last = mean(r.losses, 130, 150);
+  const double first = mean_of(r.losses, 0, 20), last = mean_of(r.losses, 130, 150);
   INFO("mean loss of the first 20 steps ", first, ", of the last 20 ", last);
   CHECK(first > 0.5);        // an untrained network predicts eps ~ 0: loss ~ E[eps^2] = 1
   CHECK(last < 0.6 * first);

@@ -10,6 +10,7 @@
 #include "diffusion/trainer.hpp"
 #include "nn/safetensors.hpp"
 #include "test_util.hpp"
+#include "toy_training.hpp"
 
 using namespace ddpm;
 using test::toy_images;
@@ -17,25 +18,15 @@ using TempDir = test::TempDir;
 
 namespace {
 
+// The toy run with learned-range variances (the U-Net outputs eps, then v) and the hybrid or vlb loss.
 TrainOptions learned_options(LossType loss = LossType::Hybrid) {
-  TrainOptions o;
-  o.model.in_channels = 1, o.model.ch = 8, o.model.ch_mult = {1, 2}, o.model.num_res_blocks = 1;
-  o.model.attn_resolutions = {}, o.model.groups = 4, o.model.dropout = 0.0, o.model.resolution = 8;
-  o.model.out_channels = 2;  // eps, then v
-  o.preset = "toy";
-  o.diffusion.T = 100;
-  o.diffusion.beta_end = 0.2;
+  TrainOptions o = test::toy_options();
+  o.model.out_channels = 2;
+  o.model.dropout = 0.0;
   o.diffusion.variance = VarianceType::LearnedRange;
   o.diffusion.loss = loss;
-  o.steps = 150, o.batch_size = 8, o.lr = 2e-3, o.warmup_steps = 2, o.seed = 3;
-  o.checkpoint_every = 0, o.sample_every = 0, o.sample_count = 2, o.sample_steps = 3;
+  o.steps = 150;
   return o;
-}
-
-double mean(const std::vector<double>& v, size_t begin, size_t end) {
-  double s = 0;
-  for (size_t i = begin; i < end; ++i) s += v[i];
-  return s / double(end - begin);
 }
 
 }  // namespace
@@ -45,7 +36,7 @@ TEST_SUITE("cpu") {
 TEST_CASE("trainer: the hybrid loss of a learned-range model falls on a toy data set") {
   TrainResult r = train(learned_options(), toy_images(16));
   REQUIRE(r.losses.size() == 150);
-  const double first = mean(r.losses, 0, 20), last = mean(r.losses, 130, 150);
+  const double first = test::mean_of(r.losses, 0, 20), last = test::mean_of(r.losses, 130, 150);
   INFO("mean hybrid loss of the first 20 steps ", first, ", of the last 20 ", last);
   CHECK(first > 0.5);
   CHECK(last < 0.6 * first);

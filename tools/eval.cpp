@@ -143,12 +143,9 @@ int eval_main(int argc, char** argv) {
     ("h,help", "Show this help")
   ;
   // clang-format on
-  cxxopts::ParseResult args = tools::parse_accepting_long_n(options, argc, argv);
-  if (args.count("help")) {
-    std::cout << options.help() << std::endl;
-    return 0;
-  }
-  if (!args.unmatched().empty()) throw std::invalid_argument("unexpected argument '" + args.unmatched()[0] + "'");
+  const std::optional<cxxopts::ParseResult> parsed = tools::parse_args(options, argc, argv);
+  if (!parsed) return 0;  // --help
+  const cxxopts::ParseResult& args = *parsed;
 
   // ---- the options, checked before anything is loaded
   if (!args.count("nll")) throw std::invalid_argument("nothing to do: ask for --nll (the bound in bits/dim)");

@@ -67,12 +67,9 @@ int sample_main(int argc, char** argv) {
     ("h,help", "Show this help")
   ;
   // clang-format on
-  cxxopts::ParseResult args = tools::parse_accepting_long_n(options, argc, argv);
-  if (args.count("help")) {
-    std::cout << options.help() << std::endl;
-    return 0;
-  }
-  if (!args.unmatched().empty()) throw std::invalid_argument("unexpected argument '" + args.unmatched()[0] + "'");
+  const std::optional<cxxopts::ParseResult> parsed = tools::parse_args(options, argc, argv);
+  if (!parsed) return 0;  // --help
+  const cxxopts::ParseResult& args = *parsed;
 
   const std::string checkpoint_path = tools::required<std::string>(args, "checkpoint");
   const std::string out_path = tools::required<std::string>(args, "out");

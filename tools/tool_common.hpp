@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <exception>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,9 +47,10 @@ inline int run_tool(const char* tool, int argc, char** argv, const std::function
   return 1;
 }
 
-// Parses argv, accepting --n and --n=K for the option "n,num": cxxopts takes one-letter names as short
-// options only (-n).
-inline cxxopts::ParseResult parse_accepting_long_n(cxxopts::Options& options, int argc, char** argv) {
+// Parses argv for sample and eval, whose options include "n,num" and "h,help": accepts --n and --n=K
+// (cxxopts takes one-letter names as short options only, -n), refuses stray arguments, and prints the
+// help and returns nothing when it is asked for.
+inline std::optional<cxxopts::ParseResult> parse_args(cxxopts::Options& options, int argc, char** argv) {
   std::vector<std::string> words(argv, argv + argc);
   std::vector<char*> fixed;
   for (std::string& w : words) {
@@ -56,7 +58,13 @@ inline cxxopts::ParseResult parse_accepting_long_n(cxxopts::Options& options, in
     else if (w.rfind("--n=", 0) == 0) w = "--num=" + w.substr(4);
     fixed.push_back(w.data());
   }
-  return options.parse(int(fixed.size()), fixed.data());
+  cxxopts::ParseResult args = options.parse(int(fixed.size()), fixed.data());
+  if (args.count("help")) {
+    std::printf("%s\n", options.help().c_str());
+    return std::nullopt;
+  }
+  if (!args.unmatched().empty()) throw std::invalid_argument("unexpected argument '" + args.unmatched()[0] + "'");
+  return args;
 }
 
 // A required option's value, with a clear message when it is missing.

@@ -20,10 +20,13 @@ check the float32 kernels. The op settings (stride, padding, ...) are listed in 
 import json
 import math
 import os
-import struct
+import sys
 
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_writer import write_and_check  # noqa: E402
 
 OUT_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference.safetensors")
 
@@ -157,8 +160,6 @@ metadata["dtypes"] = "dtypes.<f32|f64|bf16|f16> hold " + ", ".join(str(v) for v 
 
 # ---- timestep_embedding: exact (float64) values for a few t and two sizes ----------------------------
 # The U-Net's module is bench/unet_torch.py, the spec's network in plain PyTorch.
-import sys  # noqa: E402
-
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
 import unet_torch  # noqa: E402
 
@@ -265,57 +266,6 @@ print(f"unet: output |out| max {unet_out.abs().max().item():.3f}, float32 run wi
 metadata["generator"] = f"tests/data/make_reference.py with torch {torch.__version__}"
 
 # ---- The safetensors writer ------------------------------------------------------------------------
-DTYPE_NAMES = {torch.float32: "F32", torch.float64: "F64", torch.bfloat16: "BF16", torch.float16: "F16",
-               torch.int32: "I32", torch.int64: "I64", torch.bool: "BOOL"}
 
 
-def tensor_bytes(t):
-    # Through uint8, because numpy has no bfloat16; reshape(-1) gives 0-dim tensors a dim to view.
-    return t.reshape(-1).view(torch.uint8).numpy().tobytes()
-
-
-def write_safetensors(path, named, meta):
-    # Largest elements first, so that each tensor's offset is a multiple of its element size.
-    order = sorted(named, key=lambda n: -named[n].element_size())
-    header = {"__metadata__": meta}
-    blobs, offset = [], 0
-    for name in order:
-        data = tensor_bytes(named[name])
-        header[name] = {"dtype": DTYPE_NAMES[named[name].dtype], "shape": list(named[name].shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * (-len(text) % 8)  # the data starts 8-byte aligned
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for data in blobs:
-            f.write(data)
-    os.replace(tmp, path)
-
-
-def read_safetensors(path):
-    """Reads the file back, to check the writer above (not a general reader: it trusts the file)."""
-    with open(path, "rb") as f:
-        blob = f.read()
-    (n,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8:8 + n])
-    meta = header.pop("__metadata__", {})
-    by_name = {v: k for k, v in DTYPE_NAMES.items()}
-    out = {}
-    for name, info in header.items():
-        begin, end = info["data_offsets"]
-        raw = bytearray(blob[8 + n + begin:8 + n + end])
-        t = torch.frombuffer(raw, dtype=torch.uint8) if raw else torch.zeros(0, dtype=torch.uint8)
-        out[name] = t.view(by_name[info["dtype"]]).reshape(info["shape"])
-    return out, meta
-
-
-write_safetensors(OUT_PATH, tensors, metadata)
-back, back_meta = read_safetensors(OUT_PATH)
-assert back_meta == metadata and back.keys() == tensors.keys()
-for name, t in tensors.items():
-    assert back[name].dtype == t.dtype and back[name].shape == t.shape and torch.equal(back[name], t), name
-print(f"wrote {OUT_PATH}: {len(tensors)} tensors, {os.path.getsize(OUT_PATH)} bytes")
+write_and_check(OUT_PATH, tensors, metadata)

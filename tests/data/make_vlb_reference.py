@@ -33,17 +33,19 @@ Cases (every tensor float64 unless noted):
                 p_mean_variance, vb_terms_bpd, prior_bpd, the hybrid (RESCALED_MSE) and vlb (RESCALED_KL)
                 losses and their gradients w.r.t. the model output
   fixed.*       vb_terms_bpd with fixed variances (model output [4, 1, 8, 8]), clipped and not, and its
-                gradient; fixed_large is improved-diffusion's FIXED_LARGE, beta the same with log beta_0 at t = 0
+                gradient: fixed_small (beta-tilde) and fixed_large (beta, with log beta-tilde_1 at t = 0)
   respace<S>.*  space_timesteps(1000, [S]) (int64) and the betas of the respaced chain
 """
-import json
 import math
 import os
-import struct
+import sys
 
 import mpmath
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_writer import write_and_check  # noqa: E402
 
 OUT_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vlb_reference.safetensors")
 F64 = torch.float64
@@ -488,55 +490,5 @@ metadata["respace"] = ("respace<S>.timesteps = sorted(space_timesteps(1000, [S])
 metadata["generator"] = (f"tests/data/make_vlb_reference.py with torch {torch.__version__}, numpy {np.__version__}, "
                          f"mpmath {mpmath.__version__}")
 
-# ---- The safetensors writer (as tests/data/make_reference.py's) ------------------------------------------
-DTYPE_NAMES = {torch.float32: "F32", torch.float64: "F64", torch.int32: "I32", torch.int64: "I64"}
 
-
-def tensor_bytes(t):
-    return t.reshape(-1).view(torch.uint8).numpy().tobytes()
-
-
-def write_safetensors(path, named, meta):
-    # Largest elements first, so that each tensor's offset is a multiple of its element size.
-    order = sorted(named, key=lambda n: -named[n].element_size())
-    header = {"__metadata__": meta}
-    blobs, offset = [], 0
-    for name in order:
-        data = tensor_bytes(named[name])
-        header[name] = {"dtype": DTYPE_NAMES[named[name].dtype], "shape": list(named[name].shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * (-len(text) % 8)  # the data starts 8-byte aligned
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for data in blobs:
-            f.write(data)
-    os.replace(tmp, path)
-
-
-def read_safetensors(path):
-    """Reads the file back, to check the writer above (not a general reader: it trusts the file)."""
-    with open(path, "rb") as f:
-        blob = f.read()
-    (n,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8:8 + n])
-    meta = header.pop("__metadata__", {})
-    by_name = {v: k for k, v in DTYPE_NAMES.items()}
-    out = {}
-    for name, info in header.items():
-        begin, end = info["data_offsets"]
-        raw = bytearray(blob[8 + n + begin:8 + n + end])
-        out[name] = torch.frombuffer(raw, dtype=torch.uint8).view(by_name[info["dtype"]]).reshape(info["shape"])
-    return out, meta
-
-
-write_safetensors(OUT_PATH, tensors, metadata)
-back, back_meta = read_safetensors(OUT_PATH)
-assert back_meta == metadata and back.keys() == tensors.keys()
-for name, value in tensors.items():
-    assert back[name].dtype == value.dtype and back[name].shape == value.shape and torch.equal(back[name], value), name
-print(f"wrote {OUT_PATH}: {len(tensors)} tensors, {os.path.getsize(OUT_PATH)} bytes")
+write_and_check(OUT_PATH, tensors, metadata)
