@@ -79,10 +79,13 @@ void DiffusionConfig::validate() const {
 
 std::map<std::string, std::string> DiffusionConfig::to_metadata() const {
   auto num = [](double x) { std::ostringstream s; s.precision(17); s << x; return s.str(); };
-  return {{"diffusion.schedule", to_string(schedule)},   {"diffusion.T", std::to_string(T)},
-          {"diffusion.beta_start", num(beta_start)},     {"diffusion.beta_end", num(beta_end)},
-          {"diffusion.objective", to_string(objective)}, {"diffusion.variance", to_string(variance)},
-          {"diffusion.loss", to_string(loss)},           {"diffusion.vlb_weight", num(vlb_weight)}};
+  std::map<std::string, std::string> m = {
+      {"diffusion.schedule", to_string(schedule)},   {"diffusion.T", std::to_string(T)},
+      {"diffusion.beta_start", num(beta_start)},     {"diffusion.beta_end", num(beta_end)},
+      {"diffusion.objective", to_string(objective)}, {"diffusion.variance", to_string(variance)},
+      {"diffusion.loss", to_string(loss)}};
+  if (loss == LossType::Hybrid) m["diffusion.vlb_weight"] = num(vlb_weight);  // only the hybrid loss has a lambda
+  return m;
 }
 
 DiffusionConfig DiffusionConfig::from_metadata(const std::map<std::string, std::string>& m) {
@@ -392,28 +395,31 @@ Tensor GaussianDiffusion::predict_eps_from_v_at(const Tensor& x_t, const Steps& 
 GaussianDiffusion::PMeanVariance GaussianDiffusion::p_mean_variance(const DenoiseModel& model, const Tensor& x_t,
                                                                     const Tensor& t, bool clip_denoised) const {
   const Steps s = steps_of(t, x_t, "p_mean_variance");
-  return p_mean_variance_at(model(x_t, model_timesteps(s)), x_t, s, clip_denoised);
+  return p_mean_variance_at(model(x_t, model_timesteps(s)), x_t, s, clip_denoised, "p_mean_variance");
 }
 
 GaussianDiffusion::PMeanVariance GaussianDiffusion::p_mean_variance_of(const Tensor& model_output, const Tensor& x_t,
                                                                        const Tensor& t, bool clip_denoised) const {
-  return p_mean_variance_at(model_output, x_t, steps_of(t, x_t, "p_mean_variance_of"), clip_denoised);
+  return p_mean_variance_at(model_output, x_t, steps_of(t, x_t, "p_mean_variance_of"), clip_denoised,
+                            "p_mean_variance_of");
 }
 
 GaussianDiffusion::PMeanVariance GaussianDiffusion::p_mean_variance_at(const Tensor& model_output, const Tensor& x_t,
-                                                                       const Steps& s, bool clip_denoised) const {
+                                                                       const Steps& s, bool clip_denoised,
+                                                                       const char* op) const {
   Tensor out = model_output, v;  // out: [B, C, H, W]; v: [B, C, H, W] of a learned-range model
   if (config_.learns_variance()) {
     if (!out.defined() || out.dim() != x_t.dim() || out.size(1) != 2 * x_t.size(1))
-      throw std::invalid_argument("p_mean_variance: the model output is " +
-                                  (out.defined() ? describe(out) : std::string("undefined")) +
-                                  ", expected twice x_t's " + std::to_string(x_t.size(1)) +
-                                  " channels (the prediction, then v) for learned-range variances");
+      throw std::invalid_argument(std::string(op) + ": the model output is " +
+                                  (out.defined() ? describe(out) : std::string("undefined")) + ", expected twice x_t's " +
+                                  std::to_string(x_t.size(1)) + " channels (the prediction, then v) for learned-range "
+                                  "variances: build the U-Net with UNetConfig::out_channels = " +
+                                  std::to_string(2 * x_t.size(1)));
     std::vector<Tensor> halves = chunk(out, 2, 1);
     out = halves[0];
     v = halves[1];
   }
-  check_same_shape("p_mean_variance", "x_t", x_t, "the model output", out);
+  check_same_shape(op, "x_t", x_t, "the model output", out);
 
   PMeanVariance r;
   switch (config_.objective) {
@@ -452,7 +458,7 @@ Tensor GaussianDiffusion::p_sample(const DenoiseModel& model, const Tensor& x_t,
                                    bool clip_denoised, Tensor* pred_x0) const {
   NoGradGuard no_grad;
   const Steps s = steps_of(t, x_t, "p_sample");
-  PMeanVariance p = p_mean_variance_at(model(x_t, model_timesteps(s)), x_t, s, clip_denoised);
+  PMeanVariance p = p_mean_variance_at(model(x_t, model_timesteps(s)), x_t, s, clip_denoised, "p_sample");
   // Algorithm 2, line 4: x_{t-1} = mu_theta(x_t, t) + sigma_t z, with z = 0 at the last step (t = 0):
   // the mask 1[t > 0] is made from t on the device, [B, 1, 1, 1].
   Tensor nonzero = ops::reshape(ops::gt(s.t, 0.0).to(x_t.dtype()), per_sample_shape(s.t.size(0), x_t));
@@ -517,7 +523,7 @@ std::vector<int64_t> GaussianDiffusion::ddim_timesteps(int64_t S) const {
   std::vector<int64_t> tau(size_t(S), 0);
   const double step = S > 1 ? double(T() - 1) / double(S - 1) : 0.0;
   for (int64_t i = 0; i < S; ++i) tau[size_t(S - 1 - i)] = int64_t(std::nearbyint(double(i) * step));
-  tau[0] = S > 1 ? T() - 1 : 0;
+  tau[0] = T() - 1;  // S = 1: the one step from pure noise (linspace's 0 would start a chain at x_0)
   return tau;
 }
 
@@ -575,7 +581,7 @@ Tensor GaussianDiffusion::vb_terms_bpd(const DenoiseModel& model, const Tensor& 
                                        bool clip_denoised, Tensor* pred_x0) const {
   check_same_shape("vb_terms_bpd", "x_t", x_t, "x0", x0);
   const Steps s = steps_of(t, x_t, "vb_terms_bpd");
-  PMeanVariance p = p_mean_variance_at(model(x_t, model_timesteps(s)), x_t, s, clip_denoised);
+  PMeanVariance p = p_mean_variance_at(model(x_t, model_timesteps(s)), x_t, s, clip_denoised, "vb_terms_bpd");
   if (pred_x0) *pred_x0 = p.pred_x0;
   return vb_terms_bpd_at(p, x0, x_t, s);
 }
@@ -604,7 +610,7 @@ BpdResult GaussianDiffusion::calc_bpd_loop(const DenoiseModel& model, const Tens
     const Steps s{full({B}, double(t), TensorOptions(DType::Int64, x0.device()))};
     Tensor noise = randn(x0.shape(), TensorOptions(x0.dtype(), x0.device()), &gen);
     Tensor x_t = q_sample_at(x0, s, noise);
-    PMeanVariance p = p_mean_variance_at(model(x_t, model_timesteps(s)), x_t, s, clip_denoised);
+    PMeanVariance p = p_mean_variance_at(model(x_t, model_timesteps(s)), x_t, s, clip_denoised, "calc_bpd_loop");
     vb[size_t(t)] = vb_terms_bpd_at(p, x0, x_t, s);
     xstart_mse[size_t(t)] = mean_flat(pow(p.pred_x0 - x0, 2.0));
     mse[size_t(t)] = mean_flat(pow(predict_eps_from_x0_at(x_t, s, p.pred_x0) - noise, 2.0));
@@ -677,7 +683,7 @@ LossTerms GaussianDiffusion::training_loss_terms(const DenoiseModel& model, cons
   // only v. With the vlb loss alone every output channel learns from it.
   Tensor for_vlb = out;
   if (config_.loss == LossType::Hybrid) for_vlb = cat({detach(prediction), narrow(out, 1, C, C)}, 1);
-  r.vb = vb_terms_bpd_at(p_mean_variance_at(for_vlb, x_t, s, /*clip_denoised=*/false), x0, x_t, s);  // [B]
+  r.vb = vb_terms_bpd_at(p_mean_variance_at(for_vlb, x_t, s, /*clip_denoised=*/false, "training_losses"), x0, x_t, s);  // [B]
   // T L_t estimates L_vlb = sum_t L_t (t uniform); lambda weighs it in the hybrid loss.
   const double scale = double(T());
   if (config_.loss == LossType::Hybrid) {

@@ -52,7 +52,7 @@ struct DiffusionConfig {
   int64_t model_output_channels(int64_t C) const { return learns_variance() ? 2 * C : C; }
   // Flat string pairs for a checkpoint's metadata, keys "diffusion.schedule", "diffusion.T",
   // "diffusion.beta_start", "diffusion.beta_end", "diffusion.objective", "diffusion.variance",
-  // "diffusion.loss", "diffusion.vlb_weight".
+  // "diffusion.loss", and with the hybrid loss "diffusion.vlb_weight".
   std::map<std::string, std::string> to_metadata() const;
   // Reads those keys (others are ignored) and validates; a missing or bad key throws naming it. The
   // last two may be missing (checkpoints from before they existed): simple and 0.001.
@@ -197,6 +197,7 @@ class GaussianDiffusion {
   SampleResult ddim_sample_loop(const DenoiseModel& model, const Shape& shape, int64_t S, double eta,
                                 Generator& gen, const SampleOptions& opts = {}) const;
   // tau = round(linspace(0, T-1, S)) (round half to even, as numpy), descending; validates 1 <= S <= T.
+  // S = 1 gives {T-1}, the one step from pure noise to x_0 (linspace's {0} would start at x_0).
   std::vector<int64_t> ddim_timesteps(int64_t S) const;
 
  private:
@@ -231,7 +232,7 @@ class GaussianDiffusion {
   Tensor predict_eps_from_v_at(const Tensor& x_t, const Steps& s, const Tensor& v) const;
   Tensor training_target_at(const Tensor& x0, const Steps& s, const Tensor& noise) const;
   PMeanVariance p_mean_variance_at(const Tensor& model_output, const Tensor& x_t, const Steps& s,
-                                   bool clip_denoised) const;
+                                   bool clip_denoised, const char* op) const;
   Tensor vb_terms_bpd_at(const PMeanVariance& p, const Tensor& x0, const Tensor& x_t, const Steps& s) const;
   Tensor prior_bpd_at(const Tensor& x0) const;
   // Checks shape and opts, and returns x_T: opts.x_T, or randn(shape) from gen on opts.device.

@@ -22,9 +22,7 @@ namespace ddpm {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-void validate(const TrainOptions& o, const Tensor& images) {
+void validate_options(const TrainOptions& o) {
   auto fail = [](const std::string& what) { throw std::invalid_argument("train: " + what); };
   o.model.validate();
   if (o.steps < 1) fail("steps is " + std::to_string(o.steps) + ", expected >= 1");
@@ -41,12 +39,21 @@ void validate(const TrainOptions& o, const Tensor& images) {
   if (o.resume && o.out_dir.empty()) fail("resume needs the output directory of the run to continue");
   o.diffusion.validate();
   if (o.importance_sampling && o.diffusion.loss != LossType::Vlb)
-    fail("importance sampling of t is for the vlb loss (the loss is " + to_string(o.diffusion.loss) + ")");
+    fail("importance sampling of t is for the vlb loss (the loss is " + to_string(o.diffusion.loss) +
+         "): use --loss vlb, or leave out --importance-sampling");
   const UNetConfig& m = o.model;
   const int64_t out_channels = o.diffusion.model_output_channels(m.in_channels);
   if (m.output_channels() != out_channels)
     fail("the U-Net outputs " + std::to_string(m.output_channels()) + " channels; " + to_string(o.diffusion.variance) +
-         " variances need " + std::to_string(out_channels));
+         " variances need " + std::to_string(out_channels) +
+         ": set the model's out_channels to diffusion.model_output_channels(in_channels)");
+}
+
+namespace {
+
+void validate_images(const TrainOptions& o, const Tensor& images) {
+  auto fail = [](const std::string& what) { throw std::invalid_argument("train: " + what); };
+  const UNetConfig& m = o.model;
   if (images.dim() != 4 || images.size(1) != m.in_channels || images.size(2) != m.resolution ||
       images.size(3) != m.resolution)
     fail("the images are " + shape_str(images.shape()) + ", the model takes [N, " + std::to_string(m.in_channels) +
@@ -78,8 +85,13 @@ std::map<std::string, std::string> run_settings(const TrainOptions& o) {
   return m;
 }
 
-void check_same_settings(const std::string& path, const std::map<std::string, std::string>& saved,
+void check_same_settings(const std::string& path, std::map<std::string, std::string> saved,
                          const std::map<std::string, std::string>& now) {
+  // A state written before these settings existed had their defaults.
+  if (!saved.count("unet.out_channels") && saved.count("unet.in_channels"))
+    saved["unet.out_channels"] = saved["unet.in_channels"];
+  saved.emplace("diffusion.loss", "simple");
+  saved.emplace("train.importance_sampling", "0");
   std::string diffs;
   for (const auto& [key, value] : now) {
     auto it = saved.find(key);
@@ -125,7 +137,8 @@ class CsvLog {
 }  // namespace
 
 TrainResult train(const TrainOptions& o, const Tensor& images) {
-  validate(o, images);
+  validate_options(o);
+  validate_images(o, images);
   std::ostream* log = o.log;
   if (!o.out_dir.empty()) fs::create_directories(o.out_dir);
   const std::string state_path = (fs::path(o.out_dir) / "state.safetensors").string();
@@ -232,7 +245,7 @@ TrainResult train(const TrainOptions& o, const Tensor& images) {
       if (per_sample.defined()) to_read.push_back(detach(per_sample).to(DType::Float64));
       const std::vector<double> read = ops::cat(to_read, 0).to_vector<double>();
       const double loss_value = read[0], grad_norm = read[1];
-      if (per_sample.defined() && std::isfinite(loss_value)) resampler.update(draw.t_host, std::vector<double>(read.begin() + 2, read.end()));
+
       if (std::isfinite(loss_value) && std::isfinite(grad_norm)) {
         optimizer.set_lr(lr);
         optimizer.step();
@@ -246,6 +259,9 @@ TrainResult train(const TrainOptions& o, const Tensor& images) {
           throw std::runtime_error("train: 10 steps in a row had a non-finite loss or gradient; lower --lr");
       }
       optimizer.zero_grad();
+      // The step is complete: its losses join the sampler's history together with the generator's state.
+      if (per_sample.defined() && std::isfinite(loss_value))
+        resampler.update(draw.t_host, std::vector<double>(read.begin() + 2, read.end()));
       result.end_step = step + 1;
       completed_gen = gen.state();
       result.losses.push_back(loss_value);

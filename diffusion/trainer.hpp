@@ -50,6 +50,10 @@ struct TrainResult {
   bool stopped_early = false;
 };
 
+// Checks the options that do not depend on the data (train() checks them again, and the images): the
+// tools call it before loading the data. std::invalid_argument naming the option and the fix.
+void validate_options(const TrainOptions& options);
+
 // Trains on `images` ([N, C, H, W] float32 in [-1, 1] on the CPU; C and H, W as the model's). The model's
 // output channels must be diffusion.model_output_channels(C) (2C for learned-range variances).
 // Throws std::invalid_argument on bad options and std::runtime_error when resuming fails or the

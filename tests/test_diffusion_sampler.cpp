@@ -361,7 +361,7 @@ TEST_CASE("sampler and loss inputs are validated") {
   check_throws_with<std::invalid_argument>([&] { d.p_sample_loop(model, {2, 1, 4, 4}, gen, neg); }, "num_progress");
   DenoiseModel bad = [](const Tensor& x_t, const Tensor&) { return ops::slice(x_t, 3, 0, 2); };
   check_throws_with_all<std::invalid_argument>([&] { d.p_sample_loop(bad, {2, 1, 4, 4}, gen); },
-                                               {"p_mean_variance", "the model output", "[2, 1, 4, 2]", "[2, 1, 4, 4]"});
+                                               {"p_sample: the model output", "[2, 1, 4, 2]", "[2, 1, 4, 4]"});
   check_throws_with_all<std::invalid_argument>([&] { d.training_losses(bad, randn({2, 1, 4, 4}), gen); },
                                                {"training_losses", "the model output"});
   check_throws_with_all<std::invalid_argument>([&] { d.p_sample(model, randn({2, 1, 4, 4}), steps({3}), gen, true); },

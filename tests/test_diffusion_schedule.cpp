@@ -222,7 +222,7 @@ TEST_CASE("v conversions are consistent") {
 TEST_CASE("ddim timesteps") {
   GaussianDiffusion d = make_diffusion();
   // round(numpy.linspace(0, 999, S))[::-1], rounding half to even (499.5 -> 500, 166.5 -> 166, 832.5 -> 832)
-  CHECK(d.ddim_timesteps(1) == std::vector<int64_t>{0});
+  CHECK(d.ddim_timesteps(1) == std::vector<int64_t>{999});  // one step from pure noise, not linspace's 0
   CHECK(d.ddim_timesteps(2) == std::vector<int64_t>{999, 0});
   CHECK(d.ddim_timesteps(3) == std::vector<int64_t>{999, 500, 0});
   CHECK(d.ddim_timesteps(4) == std::vector<int64_t>{999, 666, 333, 0});

@@ -332,12 +332,16 @@ TEST_CASE("loss and variance settings: bad combinations are refused - metadata r
                        doctest::Contains("use the hybrid or vlb loss"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(GaussianDiffusion(config(10, VarianceType::Beta, LossType::Hybrid)),
                        doctest::Contains("L_vlb trains nothing"), std::invalid_argument);
-  DiffusionConfig c = config(10, VarianceType::LearnedRange, LossType::Vlb);
+  DiffusionConfig c = config(10, VarianceType::LearnedRange, LossType::Hybrid);
   c.vlb_weight = 0.25;
   DiffusionConfig back = DiffusionConfig::from_metadata(c.to_metadata());
   CHECK(back.variance == VarianceType::LearnedRange);
-  CHECK(back.loss == LossType::Vlb);
+  CHECK(back.loss == LossType::Hybrid);
   CHECK(back.vlb_weight == 0.25);
+  // lambda belongs to the hybrid loss alone: the vlb loss records none (so it cannot block a resume).
+  c.loss = LossType::Vlb;
+  CHECK(c.to_metadata().count("diffusion.vlb_weight") == 0);
+  CHECK(DiffusionConfig::from_metadata(c.to_metadata()).loss == LossType::Vlb);
   // A checkpoint from before the loss was recorded reads as the simple loss.
   auto old = config(10, VarianceType::Beta).to_metadata();
   old.erase("diffusion.loss");

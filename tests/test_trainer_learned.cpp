@@ -93,6 +93,25 @@ TEST_CASE("trainer: a learned-range checkpoint samples - respaced") {
   for (float v : x.to_vector<float>()) CHECK(std::isfinite(v));
 }
 
+TEST_CASE("trainer resumes a state written before the loss and output settings existed") {
+  TempDir d("old-state");
+  TrainOptions o = test::toy_options();
+  o.steps = 2;
+  o.out_dir = d.path.string();
+  train(o, toy_images(8));
+  // Take the new keys out of the state's metadata, as a state of an older version lacks them.
+  SafetensorsFile file = load_safetensors(d.file("state.safetensors"));
+  for (const char* key : {"unet.out_channels", "diffusion.loss", "train.importance_sampling"})
+    REQUIRE(file.metadata.erase(key) == 1);
+  StateDict tensors(file.tensors.begin(), file.tensors.end());
+  save_safetensors(d.file("state.safetensors"), tensors, file.metadata);
+  o.steps = 3;
+  o.resume = true;
+  TrainResult r = train(o, toy_images(8));
+  CHECK(r.start_step == 2);
+  CHECK(r.losses.size() == 1);
+}
+
 TEST_CASE("trainer refuses learned variances without L_vlb - importance sampling without vlb - and a wrong output") {
   TrainOptions o = learned_options(LossType::Simple);
   test::check_throws_with([&] { train(o, toy_images(8)); }, "use the hybrid or vlb loss");
@@ -102,6 +121,7 @@ TEST_CASE("trainer refuses learned variances without L_vlb - importance sampling
   o = learned_options();
   o.model.out_channels = 1;
   test::check_throws_with([&] { train(o, toy_images(8)); }, "learned-range variances need 2");
+  test::check_throws_with([&] { validate_options(o); }, "set the model's out_channels");
 }
 
 }  // TEST_SUITE

@@ -55,14 +55,16 @@ void open_for_writing(std::ofstream& f, const std::string& path) {
 }
 
 // --csv: the per-t terms averaged over the images.
-void write_terms_csv(const std::string& path, const BoundSums& s) {
+// t is the chain's step, timestep the original one the model saw (the same unless --steps respaced it).
+void write_terms_csv(const std::string& path, const BoundSums& s, const std::vector<int64_t>& timesteps) {
   std::ofstream f;
   open_for_writing(f, path);
-  f << "t,vb_bpd,xstart_mse,eps_mse\n";
+  f << "t,timestep,vb_bpd,xstart_mse,eps_mse\n";
   const double n = double(s.n);
   for (size_t t = 0; t < s.vb.size(); ++t) {
-    char line[128];
-    std::snprintf(line, sizeof line, "%zu,%.8g,%.8g,%.8g\n", t, s.vb[t] / n, s.xstart_mse[t] / n, s.eps_mse[t] / n);
+    char line[160];
+    std::snprintf(line, sizeof line, "%zu,%lld,%.8g,%.8g,%.8g\n", t, (long long)timesteps[t], s.vb[t] / n,
+                  s.xstart_mse[t] / n, s.eps_mse[t] / n);
     f << line;
   }
   if (!f.flush()) throw std::runtime_error("cannot write '" + path + "'");
@@ -73,7 +75,8 @@ void write_terms_csv(const std::string& path, const BoundSums& s) {
 // sum_{s > t} vb[s]; its estimate of x0 from x_t has distortion(t) = RMSE on [0, 255] =
 // 127.5 sqrt(mean over images and pixels of xstart_mse[t]). A last row t = -1 is x0 itself, decoded
 // losslessly with L_0: rate = the whole bound, distortion 0.
-void write_rate_distortion(const std::string& path, const BoundSums& s, const std::string& what) {
+void write_rate_distortion(const std::string& path, const BoundSums& s, const std::vector<int64_t>& timesteps,
+                           const std::string& what) {
   const int64_t T = int64_t(s.vb.size());
   const double n = double(s.n);
   std::vector<double> steps, rate, distortion;  // each [T + 1]: x = reverse steps taken, T-1-t (paper T - t)
@@ -86,10 +89,12 @@ void write_rate_distortion(const std::string& path, const BoundSums& s, const st
   }
   std::ofstream f;
   open_for_writing(f, path);
-  f << "t,rate_bpd,distortion_rmse\n";
+  f << "t,timestep,rate_bpd,distortion_rmse\n";
   for (size_t i = 0; i < steps.size(); ++i) {
-    char line[128];
-    std::snprintf(line, sizeof line, "%lld,%.8g,%.8g\n", (long long)(T - 1 - int64_t(i)), rate[i], distortion[i]);
+    const int64_t t = T - 1 - int64_t(i);
+    char line[160];
+    std::snprintf(line, sizeof line, "%lld,%lld,%.8g,%.8g\n", (long long)t,
+                  (long long)(t >= 0 ? timesteps[size_t(t)] : -1), rate[i], distortion[i]);
     f << line;
   }
   if (!f.flush()) throw std::runtime_error("cannot write '" + path + "'");
@@ -133,9 +138,10 @@ int eval_main(int argc, char** argv) {
        cxxopts::value<std::string>())
     ("seed", "Seed of the noise of x_t ~ q(x_t | x0), drawn batch after batch (so the numbers depend on "
              "--batch too)", cxxopts::value<uint64_t>()->default_value("0"))
-    ("csv", "Write the per-t terms averaged over the images: t, vb_bpd (L_t; L_0 at t = 0), xstart_mse, "
-            "eps_mse (t = 0..T-1, the code's 0-based index; the paper's step t+1)", cxxopts::value<std::string>())
-    ("rate-distortion", "Write the rate-distortion curve of Fig. 5 to this CSV (t, rate_bpd, distortion_rmse; "
+    ("csv", "Write the per-t terms averaged over the images: t, timestep, vb_bpd (L_t; L_0 at t = 0), "
+            "xstart_mse, eps_mse (t = 0..T-1, the chain's 0-based step, the paper's step t+1; timestep: the "
+            "original step the model saw, another number only with --steps)", cxxopts::value<std::string>())
+    ("rate-distortion", "Write the rate-distortion curve of Fig. 5 to this CSV (t, timestep, rate_bpd, distortion_rmse; "
                         "t = T-1 down to 0, the receiver holding x_t, then t = -1: x0 decoded losslessly, "
                         "rate the whole bound, distortion 0) and its plots beside it as .svg",
        cxxopts::value<std::string>())
@@ -244,7 +250,7 @@ int eval_main(int argc, char** argv) {
   std::printf("  L_0 (decoder)           %.6f\n", sums.decoder / double(n));
   std::printf("time          %.1f s, %.2f images/s\n", seconds, double(n) / seconds);
   if (args.count("csv")) {
-    write_terms_csv(args["csv"].as<std::string>(), sums);
+    write_terms_csv(args["csv"].as<std::string>(), sums, diffusion.timestep_map());
     std::printf("wrote %s\n", args["csv"].as<std::string>().c_str());
   }
   if (args.count("rate-distortion")) {
@@ -252,7 +258,7 @@ int eval_main(int argc, char** argv) {
     char what[256];
     std::snprintf(what, sizeof what, "%lld images of %s, %lld steps, %.3f bits/dim", (long long)n, data_name.c_str(),
                   (long long)T, mean);
-    write_rate_distortion(path, sums, what);
+    write_rate_distortion(path, sums, diffusion.timestep_map(), what);
     std::printf("wrote %s and %s\n", path.c_str(), std::filesystem::path(path).replace_extension(".svg").c_str());
   }
   return 0;

@@ -89,7 +89,11 @@ int sample_main(int argc, char** argv) {
   ModelCheckpoint ckpt = load_model_checkpoint(checkpoint_path);
   GaussianDiffusion diffusion(ckpt.diffusion);
   const int64_t steps = args.count("steps") ? args["steps"].as<int64_t>() : sampler == "ddpm" ? diffusion.T() : 100;
-  diffusion.ddim_timesteps(steps);  // validates 1 <= S <= T before any work
+  if (steps < 1 || steps > diffusion.T())
+    throw std::invalid_argument("--steps is " + std::to_string(steps) + ", expected 1 <= S <= T = " +
+                                std::to_string(diffusion.T()) + " (the checkpoint's steps)");
+  if (sampler == "ddpm" && args.count("eta"))
+    std::cerr << "warning: --eta is DDIM's; the ddpm sampler's noise is its variances'\n";
   // DDPM on S < T steps: the respaced chain, sampled over all of its S steps.
   if (sampler == "ddpm" && steps < diffusion.T()) diffusion = diffusion.respaced(steps);
   std::shared_ptr<UNet> model = make_unet(ckpt, device);

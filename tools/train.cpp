@@ -101,7 +101,6 @@ int train_main(int argc, char** argv) {
   o.diffusion.vlb_weight = args["vlb-weight"].as<double>();
   o.importance_sampling = args.count("importance-sampling") > 0;
   o.model.out_channels = o.diffusion.model_output_channels(o.model.in_channels);
-  GaussianDiffusion check_schedule(o.diffusion);  // validates T, the betas and the loss before the data loads
   o.steps = args["steps"].as<int64_t>();
   o.batch_size = args["batch"].as<int64_t>();
   o.lr = args["lr"].as<double>();
@@ -122,6 +121,10 @@ int train_main(int argc, char** argv) {
   o.log = &std::cerr;
   o.stop_requested = [] { return g_stop.load(); };
 
+  validate_options(o);  // every check that does not need the data, before it loads
+  if (args.count("vlb-weight") && o.diffusion.loss != LossType::Hybrid)
+    std::cerr << "warning: --vlb-weight weighs L_vlb in the hybrid loss only; the " << to_string(o.diffusion.loss)
+              << " loss does not use it\n";
   std::cerr << "loading " << o.data_name << " ...\n";
   Tensor images = load_dataset(o.data_name, o.model.resolution, o.model.in_channels);
   std::cerr << "training the " << o.preset << " U-Net (" << UNet(o.model).num_parameters() << " parameters) on "
