@@ -215,7 +215,7 @@ if ls "$DEPS"/debs/*.deb >/dev/null 2>&1; then
 else
   deps_note+="no .gpu-deps/debs (run scripts/gpu-prepare.sh before the device call): the system's packages; "
 fi
-if [ -f "$DEPS/fashion-mnist/train-images-idx3-ubyte.gz" ]; then
+if [ -f "$DEPS/fashion-mnist/train-images-idx3-ubyte.gz" ] && [ -f "$DEPS/fashion-mnist/t10k-images-idx3-ubyte.gz" ]; then
   export DDPM_FASHION_MNIST_DIR=$DEPS/fashion-mnist
   deps_note+="Fashion-MNIST from .gpu-deps"
 else
@@ -401,13 +401,15 @@ note=""; ok=1
 if [ -f "$model" ]; then
   eval_args=(--checkpoint "$model" --nll --n 16 --batch 16 --steps 50 --seed 3)
   run_logged "$LOGS/eval-$DEV.log" 60 "$B/tools/eval" "${eval_args[@]}" --device "$DEV"; rc_e=$?
-  run_logged "$LOGS/eval-cpu.log" 90 "$B/tools/eval" "${eval_args[@]}" --device cpu; rc_c=$?
-  bpd_dev=$(awk '/^bits\/dim/ { print $2 }' "$LOGS/eval-$DEV.log"); bpd_cpu=$(awk '/^bits\/dim/ { print $2 }' "$LOGS/eval-cpu.log")
+  # the reference run has its own log: in the rehearsal $DEV is cpu too
+  run_logged "$LOGS/eval-cpu-reference.log" 90 "$B/tools/eval" "${eval_args[@]}" --device cpu; rc_c=$?
+  bpd_dev=$(awk '/^bits\/dim/ { v = $2 } END { print v }' "$LOGS/eval-$DEV.log")
+  bpd_cpu=$(awk '/^bits\/dim/ { v = $2 } END { print v }' "$LOGS/eval-cpu-reference.log")
   if [ $rc_e = 0 ] && [ $rc_c = 0 ] && [ -n "$bpd_dev" ] && [ -n "$bpd_cpu" ]; then
     note+="eval --steps 50 on 16 images: $DEV $bpd_dev, cpu $bpd_cpu bits/dim (within 1e-3)"
     awk -v a="$bpd_dev" -v b="$bpd_cpu" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 1e-3 * b) }' || ok=0
   else
-    note+="eval failed ($DEV exit $rc_e, cpu exit $rc_c: eval-$DEV.log, eval-cpu.log)"; ok=0
+    note+="eval failed ($DEV exit $rc_e, cpu exit $rc_c: eval-$DEV.log, eval-cpu-reference.log)"; ok=0
   fi
 else
   note+="no $model (the training step failed)"; ok=0

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fills .gpu-deps/ (ignored by git) with what scripts/gpu-check.sh needs on a lent GPU machine that has no
 # network and no Debian packages: the .deb files of Eigen, doctest, cxxopts, stb and zlib (unpacked there
-# with dpkg -x into .gpu-deps/root, never into /) and the Fashion-MNIST training files. Runs HERE, on this
+# with dpkg -x into .gpu-deps/root, never into /) and the Fashion-MNIST files (both splits). Runs HERE, on this
 # Debian machine, before the device call; idempotent. Then: run scripts/gpu-check.sh on the device with
 # .gpu-deps carried (the exact call is at the top of scripts/gpu-check.sh).
 # Usage: scripts/gpu-prepare.sh
@@ -12,7 +12,7 @@ deps=.gpu-deps
 # packages' symlinks point at: libstb-dev's libstb.so -> libstb0's libstb.so.0.0, zlib1g-dev's libz.so -> zlib1g's.
 packages=(libeigen3-dev doctest-dev libcxxopts-dev libstb-dev libstb0 zlib1g-dev zlib1g)
 data_src=${DDPM_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
-data_files=(train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz)
+data_files=(train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz)
 limit_mib=64  # what travels to the device machine: the working tree plus the carried paths
 
 die() { echo "gpu-prepare: error: $*" >&2; exit 1; }
@@ -33,8 +33,8 @@ for f in "$deps"/debs/*.deb; do
   name=$(basename "$f"); name=${name%%_*}
   printf '%s\n' "${packages[@]}" | grep -qx "$name" || rm -f "$f"
 done
-# 2. The data: Fashion-MNIST's training images and labels (tools/train --data fashion-mnist reads the images
-#    from DDPM_FASHION_MNIST_DIR, which gpu-check.sh points here).
+# 2. The data: Fashion-MNIST's images and labels, both splits (tools/train reads the training images, tools/eval
+#    the test images, from DDPM_FASHION_MNIST_DIR, which gpu-check.sh points here).
 for f in "${data_files[@]}"; do
   [ -f "$data_src/$f" ] || die "$data_src/$f not found (install dataset-fashion-mnist: scripts/setup.sh)"
   cmp -s "$data_src/$f" "$deps/fashion-mnist/$f" || cp "$data_src/$f" "$deps/fashion-mnist/$f" || die "cannot copy $f"
