@@ -1,4 +1,4 @@
-"""The DDPM U-Net of docs' unet-spec.md in plain PyTorch, parameter for parameter ddpmcpp's diffusion/unet.hpp:
+"""The DDPM U-Net of docs/unet.md in plain PyTorch, parameter for parameter ddpmcpp's diffusion/unet.hpp:
 the same layout, names, init and presets, so a ddpmcpp model.safetensors loads into it with load_checkpoint().
 
     import unet_torch

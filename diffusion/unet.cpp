@@ -1,4 +1,4 @@
-// The DDPM U-Net (unet-spec.md): its configuration and presets, the time embedding, the ResBlock,
+// The DDPM U-Net (docs/unet.md): its configuration and presets, the time embedding, the ResBlock,
 // and the down / mid / up assembly with the skip stack.
 #include "diffusion/unet.hpp"
 
@@ -53,15 +53,39 @@ void UNetConfig::validate() const {
   if (!(dropout >= 0.0 && dropout < 1.0)) fail("dropout is " + std::to_string(dropout) + ", expected in [0, 1)");
   const int64_t halvings = int64_t(ch_mult.size()) - 1;
   if (resolution < 1 || resolution % (int64_t(1) << halvings) != 0)
-    fail("resolution " + std::to_string(resolution) + " is not divisible by 2^" + std::to_string(halvings) +
-         " (one halving per level after the first)");
+    fail("resolution (--resolution) " + std::to_string(resolution) + " is not divisible by 2^" +
+         std::to_string(halvings) + " (one halving per level of ch_mult, --ch-mult, after the first)");
   if (upsample != "nearest" && upsample != "transposed")
     fail("upsample is '" + upsample + "', expected nearest or transposed");
-  std::vector<int64_t> widths = {ch};
-  for (int64_t m : ch_mult) widths.push_back(ch * m);
+  // Every GroupNorm's width: the levels' channels, and the up path's concatenations cur + skip.
+  std::vector<int64_t> widths = {ch}, skips = {ch};
+  for (size_t i = 0; i < ch_mult.size(); ++i) {
+    for (int64_t r = 0; r < num_res_blocks; ++r) skips.push_back(ch * ch_mult[i]);
+    if (i + 1 < ch_mult.size()) skips.push_back(ch * ch_mult[i]);  // the downsample's output
+  }
+  int64_t cur = ch * ch_mult.back();
+  widths.push_back(cur);
+  for (size_t i = ch_mult.size(); i-- > 0;)
+    for (int64_t r = 0; r <= num_res_blocks && !skips.empty(); ++r) {
+      widths.push_back(cur + skips.back());
+      skips.pop_back();
+      cur = ch * ch_mult[i];
+      widths.push_back(cur);
+    }
   for (int64_t w : widths)
     if (w % std::min(groups, w) != 0)
-      fail(std::to_string(w) + " channels do not split into " + std::to_string(std::min(groups, w)) + " groups");
+      fail(std::to_string(w) + " channels do not split into " + std::to_string(std::min(groups, w)) +
+           " groups (groups, --groups, must divide the channels of every layer, or exceed them)");
+  // Attention only where the network has that resolution: resolution / 2^i at level i.
+  std::string have;
+  for (int64_t i = 0; i <= halvings; ++i) have += (i ? ", " : "") + std::to_string(resolution >> i);
+  for (int64_t r : attn_resolutions) {
+    bool found = false;
+    for (int64_t i = 0; i <= halvings; ++i) found = found || r == (resolution >> i);
+    if (!found)
+      fail("attn_resolutions (--attn-res) has " + std::to_string(r) + ", a resolution the network never has (" +
+           have + ")");
+  }
 }
 
 std::map<std::string, std::string> UNetConfig::to_metadata() const {

@@ -1,4 +1,4 @@
-// The DDPM U-Net eps_theta(x_t, t) of Ho et al. 2020, exactly as ../shared/design/unet-spec.md
+// The DDPM U-Net eps_theta(x_t, t) of Ho et al. 2020, exactly as docs/unet.md
 // lays it out: the same blocks, parameter names, initialization and presets (tiny, small, cifar10),
 // so that our checkpoints load tensor for tensor into the equivalent PyTorch module.
 #pragma once

@@ -87,7 +87,7 @@ class Dropout : public Module {
 };
 
 // Single-head self-attention over the H*W positions of a feature map, with a residual (the DDPM
-// AttnBlock, unet-spec.md): q, k, v = split of qkv(norm(x)) into channel blocks [0, c), [c, 2c),
+// AttnBlock, docs/unet.md): q, k, v = split of qkv(norm(x)) into channel blocks [0, c), [c, 2c),
 // [2c, 3c); h = softmax(q^T k / sqrt(c)) over keys, applied to v; out = x + proj(h).
 // Children: norm (GroupNorm), qkv (1x1 conv c -> 3c), proj (1x1 conv c -> c).
 class SelfAttention2d : public Module {

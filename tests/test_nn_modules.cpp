@@ -14,7 +14,7 @@ using namespace ddpm::test;
 
 namespace {
 
-// A small ResBlock-like module: children named as in unet-spec.md.
+// A small ResBlock-like module: children named as in docs/unet.md.
 struct Block : Module {
   std::shared_ptr<GroupNorm> norm1;
   std::shared_ptr<Conv2d> conv1, skip;

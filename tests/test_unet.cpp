@@ -1,4 +1,4 @@
-// The U-Net (diffusion/unet.hpp) against unet-spec.md and PyTorch: parameter counts and names of the
+// The U-Net (diffusion/unet.hpp) against docs/unet.md and PyTorch: parameter counts and names of the
 // presets, the paper's init, configuration errors, and outputs and gradients of a small network with
 // every block type against tests/data/reference.safetensors (made by tests/data/make_reference.py
 // with bench/unet_torch.py, the spec's network in plain PyTorch).
@@ -326,10 +326,12 @@ TEST_CASE("unet bad configs throw naming the problem") {
   bad([](UNetConfig& c) { c.groups = 6; }, "groups");  // 16 channels in 6 groups
   bad([](UNetConfig& c) { c.dropout = 1.0; }, "dropout");
   bad([](UNetConfig& c) { c.upsample = "bilinear"; }, "upsample");
+  bad([](UNetConfig& c) { c.attn_resolutions = {12}; }, "a resolution the network never has (32, 16, 8)");
   // The level widths 8 and 24 split into min(32, width) groups, but the up path's concatenation
-  // 24 + 24 = 48 does not split into 32: only the constructor meets it, and names the config.
+  // 24 + 24 = 48 does not split into 32: validate() follows the up path too, before any layer is built.
   UNetConfig c;
   c.ch = 8, c.ch_mult = {1, 3}, c.groups = 32, c.resolution = 8, c.attn_resolutions = {};
+  test::check_throws_with<std::invalid_argument>([&] { c.validate(); }, "48 channels do not split into 32 groups");
   test::check_throws_with<std::invalid_argument>([&] { UNet model(c); }, "UNetConfig: ");
 }
 

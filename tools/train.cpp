@@ -1,9 +1,11 @@
-// tools/train: trains a DDPM U-Net (a preset of unet-spec.md) on Fashion-MNIST, an IDX file or a
-// folder of images, and writes DIR/model.safetensors (EMA weights, enough to sample),
+// tools/train: trains a DDPM U-Net (a preset of docs/unet.md, any of its fields overridden from the command
+// line) on Fashion-MNIST, an IDX file or a folder of images, and writes DIR/model.safetensors (EMA weights, enough to sample),
 // DIR/state.safetensors (enough to resume exactly), DIR/log.csv and sample grids.
 #include <atomic>
 #include <csignal>
 #include <iostream>
+#include <sstream>
+#include <vector>
 
 #include "diffusion/data.hpp"
 #include "diffusion/trainer.hpp"
@@ -14,6 +16,40 @@ using namespace ddpm;
 namespace {
 
 std::atomic<bool> g_stop{false};
+
+// "1,2,2" -> {1, 2, 2}; "none" or "" -> {} (for --attn-res).
+std::vector<int64_t> int_list(const std::string& option, const std::string& text) {
+  std::vector<int64_t> out;
+  if (text == "none" || text.empty()) return out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    size_t used = 0;
+    int64_t v = 0;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::logic_error&) {
+      used = 0;
+    }
+    if (used == 0 || used != item.size())
+      throw std::invalid_argument("--" + option + " is '" + text + "', expected comma-separated integers like 1,2,2");
+    out.push_back(v);
+  }
+  return out;
+}
+
+// The model-shape options that were given replace the preset's values.
+void override_shape(const cxxopts::ParseResult& args, UNetConfig& m) {
+  if (args.count("in-channels")) m.in_channels = args["in-channels"].as<int64_t>();
+  if (args.count("resolution")) m.resolution = args["resolution"].as<int64_t>();
+  if (args.count("ch")) m.ch = args["ch"].as<int64_t>();
+  if (args.count("ch-mult")) m.ch_mult = int_list("ch-mult", args["ch-mult"].as<std::string>());
+  if (args.count("num-res-blocks")) m.num_res_blocks = args["num-res-blocks"].as<int64_t>();
+  if (args.count("attn-res")) m.attn_resolutions = int_list("attn-res", args["attn-res"].as<std::string>());
+  if (args.count("dropout")) m.dropout = args["dropout"].as<double>();
+  if (args.count("groups")) m.groups = args["groups"].as<int64_t>();
+  if (m.in_channels != 1 && m.in_channels != 3)
+    throw std::invalid_argument("--in-channels is " + std::to_string(m.in_channels) + ", expected 1 or 3");
+}
 void on_signal(int) {
   if (g_stop.exchange(true)) std::_Exit(130);  // a second Ctrl-C quits at once
 }
@@ -32,6 +68,17 @@ int train_main(int argc, char** argv) {
              "(.gz or raw), or a folder of PNG/JPEG images (resized and center-cropped)",
        cxxopts::value<std::string>()->default_value("fashion-mnist"))
     ("hflip", "Random horizontal flips of the training images")
+    ("max-images", "Train on the first N images of --data only", cxxopts::value<int64_t>())
+  ;
+  options.add_options("Model shape (each overrides the preset's value; docs/unet.md)")
+    ("in-channels", "Image channels: 1 (grey) or 3 (RGB; an image folder is converted)", cxxopts::value<int64_t>())
+    ("resolution", "Image size in pixels (square); divisible by 2^(levels - 1)", cxxopts::value<int64_t>())
+    ("ch", "Base channels (even, >= 4)", cxxopts::value<int64_t>())
+    ("ch-mult", "Channel multiplier of each level, e.g. 1,2,2 (one level per entry)", cxxopts::value<std::string>())
+    ("num-res-blocks", "ResBlocks per level going down (one more going up)", cxxopts::value<int64_t>())
+    ("attn-res", "Resolutions with self-attention, e.g. 16 or 16,8, or none", cxxopts::value<std::string>())
+    ("dropout", "Dropout in the ResBlocks", cxxopts::value<double>())
+    ("groups", "GroupNorm groups (min(groups, channels) per layer)", cxxopts::value<int64_t>())
   ;
   options.add_options("Diffusion")
     ("schedule", "Beta schedule: linear, cosine or quadratic", cxxopts::value<std::string>()->default_value("linear"))
@@ -80,7 +127,9 @@ int train_main(int argc, char** argv) {
   // clang-format on
   cxxopts::ParseResult args = options.parse(argc, argv);
   if (args.count("help")) {
-    std::cout << options.help({"Model and data", "Diffusion", "Optimization", "Output"}) << std::endl;
+    std::cout << options.help({"Model and data", "Model shape (each overrides the preset's value; docs/unet.md)",
+                               "Diffusion", "Optimization", "Output"})
+              << std::endl;
     return 0;
   }
   if (!args.unmatched().empty()) throw std::invalid_argument("unexpected argument '" + args.unmatched()[0] + "'");
@@ -89,6 +138,7 @@ int train_main(int argc, char** argv) {
   o.preset = args["preset"].as<std::string>();
   o.model = unet_preset(o.preset);
   o.model.upsample = args["upsample"].as<std::string>();
+  override_shape(args, o.model);
   o.model.validate();
   o.diffusion.schedule = parse_beta_schedule(args["schedule"].as<std::string>());
   o.diffusion.T = args["timesteps"].as<int64_t>();
@@ -127,6 +177,14 @@ int train_main(int argc, char** argv) {
               << " loss does not use it\n";
   std::cerr << "loading " << o.data_name << " ...\n";
   Tensor images = load_dataset(o.data_name, o.model.resolution, o.model.in_channels);
+  if (args.count("max-images")) {
+    const int64_t n = args["max-images"].as<int64_t>();
+    if (n < 1 || n > images.size(0))
+      throw std::invalid_argument("--max-images is " + std::to_string(n) + ", expected 1 to the " +
+                                  std::to_string(images.size(0)) + " images of " + o.data_name);
+    images = ops::narrow(images, 0, 0, n).contiguous();
+    o.data_name += " (first " + std::to_string(n) + " images)";  // recorded, and checked on resume
+  }
   std::cerr << "training the " << o.preset << " U-Net (" << UNet(o.model).num_parameters() << " parameters) on "
             << images.size(0) << " images, batch " << o.batch_size << ", " << o.steps << " steps, on "
             << o.device.str() << "; writing to " << o.out_dir << "\n";

@@ -170,7 +170,7 @@ for dim in (16, 128):
 metadata["timestep_embedding"] = ("timestep_embedding.dim<d> = [sin(t freq), cos(t freq)], freq_i = "
                                   "exp(-ln(10000) i / (d/2 - 1)), of timestep_embedding.t, in float64")
 
-# ---- The U-Net (unet-spec.md): a small configuration with every block type --------------------------
+# ---- The U-Net (docs/unet.md): a small configuration with every block type --------------------------
 # At 16x16 with ch_mult (1, 2) and attention at 8: a ResBlock with an identity skip (8 -> 8), a
 # Downsample, a ResBlock with a 1x1 skip and an AttnBlock (8 -> 16), the mid blocks, up ResBlocks on
 # concatenated skips with attention, an Upsample, and the output head. The weights are random, not
