@@ -267,7 +267,11 @@ Tensor GaussianDiffusion::tables(Device device, DType dtype) const {
     std::vector<double> fixed_large = sched_.betas, log_fixed_large;
     if (T() > 1) fixed_large[0] = sched_.posterior_variance[1];
     for (double v : fixed_large) log_fixed_large.push_back(std::log(v));
+    std::vector<double> sqrt_alphas, sqrt_betas;  // one forward step (eq. 2)
+    for (double b : sched_.betas) sqrt_alphas.push_back(std::sqrt(1.0 - b)), sqrt_betas.push_back(std::sqrt(b));
     const std::vector<const std::vector<double>*> rows = {
+        &sqrt_alphas,                           // kSqrtAlphas
+        &sqrt_betas,                            // kSqrtBetas
         &fixed_large,                           // kFixedLargeVariance
         &log_fixed_large,                       // kFixedLargeLogVariance
         &log_betas,                             // kLogBetas
@@ -280,7 +284,7 @@ Tensor GaussianDiffusion::tables(Device device, DType dtype) const {
         &sched_.posterior_mean_coef1,           // kPosteriorMeanCoef1
         &sched_.posterior_mean_coef2,           // kPosteriorMeanCoef2
     };
-    static_assert(kNumTables == 11, "one row per Table");
+    static_assert(kNumTables == 13, "one row per Table");
     std::vector<double> all;
     all.reserve(size_t(kNumTables * T()));
     for (const auto* row : rows) all.insert(all.end(), row->begin(), row->end());
@@ -325,6 +329,13 @@ Tensor GaussianDiffusion::q_sample(const Tensor& x0, const Tensor& t, const Tens
 Tensor GaussianDiffusion::q_sample_at(const Tensor& x0, const Steps& s, const Tensor& noise) const {
   // eq. 4: q(x_t | x0) = N(sqrt(abar_t) x0, (1 - abar_t) I)
   return coef(kSqrtAlphasCumprod, s, x0) * x0 + coef(kSqrtOneMinusAlphasCumprod, s, x0) * noise;
+}
+
+Tensor GaussianDiffusion::q_step(const Tensor& x_prev, const Tensor& t, const Tensor& noise) const {
+  check_same_shape("q_step", "x_prev", x_prev, "noise", noise);
+  const Steps s = steps_of(t, x_prev, "q_step");
+  // eq. 2: q(x_t | x_{t-1}) = N(sqrt(1 - beta_t) x_{t-1}, beta_t I)
+  return coef(kSqrtAlphas, s, x_prev) * x_prev + coef(kSqrtBetas, s, x_prev) * noise;
 }
 
 GaussianDiffusion::Posterior GaussianDiffusion::q_posterior_mean_variance(const Tensor& x0, const Tensor& x_t,

@@ -130,6 +130,9 @@ class GaussianDiffusion {
 
   // x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) noise, a draw from q(x_t | x0)  (eq. 4)
   Tensor q_sample(const Tensor& x0, const Tensor& t, const Tensor& noise) const;
+  // One step of the forward process, q(x_t | x_{t-1}) = N(sqrt(1 - beta_t) x_{t-1}, beta_t I)  (eq. 2):
+  // x_prev is x_{t-1} (x0 at t = 0). t steps of it from x0 give q_sample's distribution.
+  Tensor q_step(const Tensor& x_prev, const Tensor& t, const Tensor& noise) const;
 
   // q(x_{t-1} | x_t, x0) = N(mean, variance)  (eqs. 6-7); variance and log_variance are [B, 1, 1, 1].
   struct Posterior { Tensor mean, variance, log_variance; };
@@ -203,7 +206,7 @@ class GaussianDiffusion {
  private:
   // The schedule's tables, the rows of the [kNumTables, T] tensor cached per device and dtype.
   enum Table : int64_t {
-    kFixedLargeVariance, kFixedLargeLogVariance, kLogBetas, kSqrtAlphasCumprod, kSqrtOneMinusAlphasCumprod,
+    kSqrtAlphas, kSqrtBetas, kFixedLargeVariance, kFixedLargeLogVariance, kLogBetas, kSqrtAlphasCumprod, kSqrtOneMinusAlphasCumprod,
     kSqrtRecipAlphasCumprod, kSqrtRecipm1AlphasCumprod, kPosteriorVariance, kPosteriorLogVarianceClipped,
     kPosteriorMeanCoef1, kPosteriorMeanCoef2, kNumTables
   };

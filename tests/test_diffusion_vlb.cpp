@@ -1,7 +1,8 @@
 // The variational bound's pieces against closed forms: normal_kl, the discretized decoder (eq. 13) whose
 // 256 bins sum to 1, the bound of the exact reverse process of Gaussian data against the exact NLL of the
 // discretized Gaussian, gradchecks of the learned-range variance and the hybrid loss, its stop-gradient,
-// and respaced chains (S = T is the full chain; the kept steps keep their alpha-bar).
+// respaced chains (S = T is the full chain; the kept steps keep their alpha-bar), and q_step (eq. 2)
+// against the closed form of eq. 4.
 #include <cmath>
 #include <vector>
 
@@ -325,6 +326,27 @@ TEST_CASE("respaced DDPM with learned variances samples the data's Gaussian in a
   v /= double(x.size() - 1);
   CHECK(std::abs(m - 0.2) < 4 * 0.5 / std::sqrt(double(x.size())));
   CHECK(std::abs(std::sqrt(v) - 0.5) < 0.01);
+}
+
+TEST_CASE("t steps of q_step (eq. 2) from x0 give q_sample's closed form (eq. 4) in distribution") {
+  GaussianDiffusion d(config(200, VarianceType::Beta));
+  const NoiseSchedule& s = d.schedule();
+  Generator gen(8);
+  const int64_t n = 20000;
+  Tensor x0 = full({n, 1}, 0.6, kF64), x = x0;  // every sample starts at 0.6
+  for (int64_t t = 0; t < 150; ++t) {
+    x = d.q_step(x, full({n}, double(t), TensorOptions(DType::Int64)), randn({n, 1}, kF64, &gen));
+    if (t == 0 || t == 49 || t == 149) {
+      // q(x_t | x0) = N(sqrt(abar_t) x0, 1 - abar_t): the mean within 4 standard errors, the variance
+      // within 4 of its own (sqrt(2 / n) relative for a Gaussian).
+      const double m = mean(x).item<double>(), v = var(x).item<double>();
+      const double want_m = std::sqrt(s.alphas_cumprod[size_t(t)]) * 0.6, want_v = 1.0 - s.alphas_cumprod[size_t(t)];
+      INFO("t ", t, ": mean ", m, " vs ", want_m, ", variance ", v, " vs ", want_v);
+      CHECK(std::abs(m - want_m) < 4 * std::sqrt(want_v / double(n)));
+      CHECK(std::abs(v - want_v) < 4 * want_v * std::sqrt(2.0 / double(n)));
+    }
+  }
+  CHECK_THROWS_AS(d.q_step(x0, steps({0}), zeros_like(x0)), std::invalid_argument);  // t of the wrong size
 }
 
 TEST_CASE("loss and variance settings: bad combinations are refused - metadata round-trips") {

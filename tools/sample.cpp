@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "diffusion/checkpoint.hpp"
+#include "diffusion/data.hpp"
 #include "diffusion/image_io.hpp"
 #include "diffusion/progress.hpp"
 #include "tool_common.hpp"
@@ -33,6 +34,40 @@ Tensor slerp_latents(const Tensor& z0, const Tensor& z1, int64_t K) {
   Shape shape = z0.shape();
   shape.insert(shape.begin(), K);
   return Tensor::from_vector(out, shape);
+}
+
+// --forward: the input images, then one draw of q(x_t | x0) at each of `frames` timesteps
+// round(linspace(0, T-1, frames)), as a strip (a row per image).
+void forward_strip(const cxxopts::ParseResult& args, const GaussianDiffusion& diffusion, const UNetConfig& m,
+                   const std::string& out_path) {
+  const std::string source = args["forward"].as<std::string>();
+  const int64_t frames = args["forward-frames"].as<int64_t>();
+  if (frames < 2) throw std::invalid_argument("--forward-frames is " + std::to_string(frames) + ", expected >= 2");
+  const bool npy = source.size() > 4 && source.compare(source.size() - 4, 4, ".npy") == 0;
+  Tensor images = npy ? load_npy(source) : load_dataset(source, m.resolution, m.in_channels);  // [N, C, H, W]
+  const Shape want = {m.in_channels, m.resolution, m.resolution};
+  if (images.dim() != 4 || Shape(images.shape().begin() + 1, images.shape().end()) != want)
+    throw std::invalid_argument("--forward " + source + " has shape " + shape_str(images.shape()) + ", expected [N, " +
+                                std::to_string(m.in_channels) + ", " + std::to_string(m.resolution) + ", " +
+                                std::to_string(m.resolution) + "] for this checkpoint");
+  const int64_t n = args.count("num") ? args["num"].as<int64_t>() : std::min<int64_t>(8, images.size(0));
+  if (n < 1 || n > images.size(0))
+    throw std::invalid_argument("--n is " + std::to_string(n) + ", but " + source + " holds " +
+                                std::to_string(images.size(0)) + " images");
+  const Tensor x0 = ops::narrow(images, 0, 0, n).to(DType::Float32);  // [n, C, H, W]
+  Generator gen(args["seed"].as<uint64_t>());
+  std::vector<Tensor> strip = {x0};
+  std::string shown;
+  const int64_t T = diffusion.T();
+  for (int64_t j = 0; j < frames; ++j) {
+    const int64_t t = int64_t(std::nearbyint(double(j) * double(T - 1) / double(frames - 1)));
+    const Tensor steps = full({n}, double(t), TensorOptions(DType::Int64));
+    strip.push_back(diffusion.q_sample(x0, steps, randn(x0.shape(), {}, &gen)));
+    shown += (j ? ", " : "") + std::to_string(t);
+  }
+  save_image_strip(out_path, strip);
+  std::cerr << "wrote " << out_path << ": " << n << " images of " << source << ", then q(x_t | x0) at t = " << shown
+            << "\n";
 }
 
 int sample_main(int argc, char** argv) {
@@ -63,6 +98,11 @@ int sample_main(int argc, char** argv) {
     ("interpolate", "Decode K spherical interpolations between two latents (the first two of --latents, or "
                     "two drawn from --seed) instead of N samples; use --sampler ddim (eta 0) for a smooth "
                     "path, as ddpm adds fresh noise at every step", cxxopts::value<int64_t>())
+    ("forward", "Instead of sampling, show the forward process: the first --n images (default 8) of IMAGES "
+                "(fashion-mnist, an IDX file, an image folder, or a .npy [N, C, H, W] in [-1, 1]) and draws of "
+                "q(x_t | x0) (eq. 4) at --forward-frames timesteps from 0 to T-1, as a PNG strip in --out, a row "
+                "per image (the checkpoint gives the schedule and the image size)", cxxopts::value<std::string>())
+    ("forward-frames", "Timesteps shown by --forward", cxxopts::value<int64_t>()->default_value("10"))
     ("device", "cpu, cuda, cuda:N or auto", cxxopts::value<std::string>()->default_value("auto"))
     ("h,help", "Show this help")
   ;
@@ -88,6 +128,10 @@ int sample_main(int argc, char** argv) {
 
   ModelCheckpoint ckpt = load_model_checkpoint(checkpoint_path);
   GaussianDiffusion diffusion(ckpt.diffusion);
+  if (args.count("forward")) {
+    forward_strip(args, diffusion, ckpt.unet, out_path);
+    return 0;
+  }
   const int64_t steps = args.count("steps") ? args["steps"].as<int64_t>() : sampler == "ddpm" ? diffusion.T() : 100;
   if (steps < 1 || steps > diffusion.T())
     throw std::invalid_argument("--steps is " + std::to_string(steps) + ", expected 1 <= S <= T = " +
