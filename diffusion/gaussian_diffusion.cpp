@@ -7,124 +7,12 @@
 #include <algorithm>
 #include <cmath>
 #include <mutex>
-#include <sstream>
 #include <stdexcept>
 
 #include "autograd/autograd.hpp"
 #include "diffusion/losses.hpp"
 
 namespace ddpm {
-
-// ---- names and configuration -------------------------------------------------------------------
-
-Objective parse_objective(const std::string& name) {
-  if (name == "eps") return Objective::Eps;
-  if (name == "x0") return Objective::X0;
-  if (name == "v") return Objective::V;
-  throw std::invalid_argument("unknown objective '" + name + "', expected one of: eps, x0, v");
-}
-
-std::string to_string(Objective o) {
-  switch (o) {
-    case Objective::Eps: return "eps";
-    case Objective::X0: return "x0";
-    case Objective::V: return "v";
-  }
-  return "?";
-}
-
-VarianceType parse_variance(const std::string& name) {
-  if (name == "beta") return VarianceType::Beta;
-  if (name == "beta-tilde") return VarianceType::BetaTilde;
-  if (name == "learned-range") return VarianceType::LearnedRange;
-  throw std::invalid_argument("unknown variance '" + name + "', expected one of: beta, beta-tilde, learned-range");
-}
-
-std::string to_string(VarianceType v) {
-  switch (v) {
-    case VarianceType::Beta: return "beta";
-    case VarianceType::BetaTilde: return "beta-tilde";
-    case VarianceType::LearnedRange: return "learned-range";
-  }
-  return "?";
-}
-
-LossType parse_loss(const std::string& name) {
-  if (name == "simple") return LossType::Simple;
-  if (name == "hybrid") return LossType::Hybrid;
-  if (name == "vlb") return LossType::Vlb;
-  throw std::invalid_argument("unknown loss '" + name + "', expected one of: simple, hybrid, vlb");
-}
-
-std::string to_string(LossType l) {
-  switch (l) {
-    case LossType::Simple: return "simple";
-    case LossType::Hybrid: return "hybrid";
-    case LossType::Vlb: return "vlb";
-  }
-  return "?";
-}
-
-void DiffusionConfig::validate() const {
-  make_betas(schedule, T, beta_start, beta_end);
-  auto fail = [](const std::string& what) { throw std::invalid_argument("DiffusionConfig: " + what); };
-  if (!(vlb_weight >= 0) || !std::isfinite(vlb_weight))
-    fail("vlb_weight is " + std::to_string(vlb_weight) + ", expected >= 0");
-  if (learns_variance() && loss == LossType::Simple)
-    fail("learned-range variances are trained only by L_vlb; use the hybrid or vlb loss");
-  if (!learns_variance() && loss == LossType::Hybrid)
-    fail("the hybrid loss stops the mean's gradient in L_vlb, so with a fixed variance (" + to_string(variance) +
-         ") L_vlb trains nothing; use learned-range variances, or the simple or vlb loss");
-}
-
-std::map<std::string, std::string> DiffusionConfig::to_metadata() const {
-  auto num = [](double x) { std::ostringstream s; s.precision(17); s << x; return s.str(); };
-  std::map<std::string, std::string> m = {
-      {"diffusion.schedule", to_string(schedule)},   {"diffusion.T", std::to_string(T)},
-      {"diffusion.beta_start", num(beta_start)},     {"diffusion.beta_end", num(beta_end)},
-      {"diffusion.objective", to_string(objective)}, {"diffusion.variance", to_string(variance)},
-      {"diffusion.loss", to_string(loss)}};
-  if (loss == LossType::Hybrid) m["diffusion.vlb_weight"] = num(vlb_weight);  // only the hybrid loss has a lambda
-  return m;
-}
-
-DiffusionConfig DiffusionConfig::from_metadata(const std::map<std::string, std::string>& m) {
-  auto get = [&](const std::string& key) {
-    auto it = m.find(key);
-    if (it == m.end()) throw std::invalid_argument("DiffusionConfig: metadata has no key " + key);
-    return it->second;
-  };
-  // Whole-string numbers only: "1e-4x" or "" is an error, not 1e-4 or 0.
-  auto number = [&](const std::string& key, bool integer) {
-    const std::string s = get(key);
-    try {
-      size_t used = 0;
-      double v = integer ? double(std::stoll(s, &used)) : std::stod(s, &used);
-      if (used == s.size()) return v;
-    } catch (const std::exception&) {
-    }
-    throw std::invalid_argument("DiffusionConfig: metadata " + key + " = '" + s + "' is not " +
-                                (integer ? "an integer" : "a number"));
-  };
-  auto named = [&](const std::string& key, auto parse) {
-    try {
-      return parse(get(key));
-    } catch (const std::invalid_argument& e) {
-      throw std::invalid_argument("DiffusionConfig: metadata " + key + ": " + e.what());
-    }
-  };
-  DiffusionConfig c;
-  c.schedule = named("diffusion.schedule", parse_beta_schedule);
-  c.T = int64_t(number("diffusion.T", true));
-  c.beta_start = number("diffusion.beta_start", false);
-  c.beta_end = number("diffusion.beta_end", false);
-  c.objective = named("diffusion.objective", parse_objective);
-  c.variance = named("diffusion.variance", parse_variance);
-  if (m.count("diffusion.loss")) c.loss = named("diffusion.loss", parse_loss);
-  if (m.count("diffusion.vlb_weight")) c.vlb_weight = number("diffusion.vlb_weight", false);
-  c.validate();
-  return c;
-}
 
 // ---- coefficient lookup ------------------------------------------------------------------------
 
@@ -597,14 +485,20 @@ Tensor GaussianDiffusion::vb_terms_bpd(const DenoiseModel& model, const Tensor& 
   return vb_terms_bpd_at(p, x0, x_t, s);
 }
 
-Tensor GaussianDiffusion::vb_terms_bpd_at(const PMeanVariance& p, const Tensor& x0, const Tensor& x_t,
-                                          const Steps& s) const {
+Tensor GaussianDiffusion::kl_bpd_at(const PMeanVariance& p, const Tensor& x0, const Tensor& x_t, const Steps& s) const {
   // t > 0: L_{t-1} = KL(q(x_{t-1} | x_t, x0) || p_theta(x_{t-1} | x_t)) (eq. 5), both Gaussian (eqs. 6-7)
   Posterior q = q_posterior_at(x0, x_t, s);
-  Tensor kl = mean_flat(normal_kl(q.mean, q.log_variance, p.mean, p.log_variance)) / std::log(2.0);  // [B]
+  return mean_flat(normal_kl(q.mean, q.log_variance, p.mean, p.log_variance)) / std::log(2.0);  // [B]
+}
+
+Tensor GaussianDiffusion::decoder_nll_bpd_at(const PMeanVariance& p, const Tensor& x0) const {
   // t = 0: L_0 = -log p_theta(x0 | x_1), the discretized decoder (eq. 13), scale sigma_1 = exp(log_var / 2)
-  Tensor nll = -mean_flat(discretized_gaussian_log_likelihood(x0, p.mean, 0.5 * p.log_variance)) / std::log(2.0);
-  return where(ops::eq(s.t, 0.0), nll, kl);
+  return -mean_flat(discretized_gaussian_log_likelihood(x0, p.mean, 0.5 * p.log_variance)) / std::log(2.0);  // [B]
+}
+
+Tensor GaussianDiffusion::vb_terms_bpd_at(const PMeanVariance& p, const Tensor& x0, const Tensor& x_t,
+                                          const Steps& s) const {
+  return where(ops::eq(s.t, 0.0), decoder_nll_bpd_at(p, x0), kl_bpd_at(p, x0, x_t, s));
 }
 
 BpdResult GaussianDiffusion::calc_bpd_loop(const DenoiseModel& model, const Tensor& x0, Generator& gen,
@@ -622,7 +516,8 @@ BpdResult GaussianDiffusion::calc_bpd_loop(const DenoiseModel& model, const Tens
     Tensor noise = randn(x0.shape(), TensorOptions(x0.dtype(), x0.device()), &gen);
     Tensor x_t = q_sample_at(x0, s, noise);
     PMeanVariance p = p_mean_variance_at(model(x_t, model_timesteps(s)), x_t, s, clip_denoised, "calc_bpd_loop");
-    vb[size_t(t)] = vb_terms_bpd_at(p, x0, x_t, s);
+    // every sample is at this t: only its own term is computed (vb_terms_bpd_at would make both)
+    vb[size_t(t)] = t == 0 ? decoder_nll_bpd_at(p, x0) : kl_bpd_at(p, x0, x_t, s);
     xstart_mse[size_t(t)] = mean_flat(pow(p.pred_x0 - x0, 2.0));
     mse[size_t(t)] = mean_flat(pow(predict_eps_from_x0_at(x_t, s, p.pred_x0) - noise, 2.0));
     if (on_step) on_step(k + 1, T());

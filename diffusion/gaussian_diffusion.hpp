@@ -237,6 +237,9 @@ class GaussianDiffusion {
   PMeanVariance p_mean_variance_at(const Tensor& model_output, const Tensor& x_t, const Steps& s,
                                    bool clip_denoised, const char* op) const;
   Tensor vb_terms_bpd_at(const PMeanVariance& p, const Tensor& x0, const Tensor& x_t, const Steps& s) const;
+  // Its two halves, [B] in bits per dimension: the KL of t > 0 and the decoder's NLL of t = 0.
+  Tensor kl_bpd_at(const PMeanVariance& p, const Tensor& x0, const Tensor& x_t, const Steps& s) const;
+  Tensor decoder_nll_bpd_at(const PMeanVariance& p, const Tensor& x0) const;
   Tensor prior_bpd_at(const Tensor& x0) const;
   // Checks shape and opts, and returns x_T: opts.x_T, or randn(shape) from gen on opts.device.
   Tensor start_noise(const Shape& shape, Generator& gen, const SampleOptions& opts, const char* op) const;

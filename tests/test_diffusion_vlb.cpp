@@ -2,13 +2,14 @@
 // 256 bins sum to 1, the bound of the exact reverse process of Gaussian data against the exact NLL of the
 // discretized Gaussian, gradchecks of the learned-range variance and the hybrid loss, its stop-gradient,
 // respaced chains (S = T is the full chain; the kept steps keep their alpha-bar), and q_step (eq. 2)
-// against the closed form of eq. 4.
+// against the closed form of eq. 4; on a GPU, the same compositions against the CPU.
 #include <cmath>
 #include <vector>
 
 #include "autograd/autograd.hpp"
 #include "diffusion/gaussian_diffusion.hpp"
 #include "diffusion/losses.hpp"
+#include "cuda_parity.hpp"
 #include "test_util.hpp"
 
 using namespace ddpm;
@@ -377,3 +378,53 @@ TEST_CASE("loss and variance settings: bad combinations are refused - metadata r
 }
 
 }  // TEST_SUITE
+
+TEST_SUITE("cuda") {
+
+// The bound's terms are built from ops that each have their CUDA kernel and parity test; this checks
+// the compositions on the GPU against the CPU: the KL, the decoder, a learned-range vb term, the hybrid
+// loss with its gradient, and a respaced learned-range sampler step.
+TEST_CASE("cuda the bound's terms - the hybrid loss and a respaced step match the cpu") {
+  DDPM_REQUIRE_CUDA_OR_SKIP();
+  const Device gpu = Device::cuda();
+  for (DType dt : {DType::Float32, DType::Float64}) {
+    const std::string dtype = dtype_name(dt);
+    CAPTURE(dtype);
+    const double tol = dt == DType::Float64 ? 1e-10 : 1e-4;  // exp, log and tanh round differently on each
+    // Inputs drawn once on the CPU, then copied: the same numbers on both devices.
+    Generator gen(21);
+    const TensorOptions on(dt);
+    const Tensor x0 = ops::clamp(randn({3, 1, 4, 4}, on, &gen), -1.0, 1.0), noise = randn({3, 1, 4, 4}, on, &gen);
+    const Tensor out = 0.4 * randn({3, 2, 4, 4}, on, &gen), lv = randn({3, 1, 4, 4}, on, &gen);
+    const Tensor t = steps({0, 17, 99});
+    GaussianDiffusion d(config(100, VarianceType::LearnedRange, LossType::Hybrid));
+    test::check_parity([&](Device dev) { return normal_kl(x0.to(dev), lv.to(dev), noise.to(dev), 0.5 * lv.to(dev)); },
+                       gpu, tol, tol);
+    test::check_parity([&](Device dev) {
+      return discretized_gaussian_log_likelihood(x0.to(dev), noise.to(dev), -2.0 + 0.0 * lv.to(dev));
+    }, gpu, tol, tol);
+    auto model_of = [&](Device dev) {
+      Tensor o = out.to(dev);
+      return DenoiseModel([o](const Tensor&, const Tensor&) { return o; });
+    };
+    test::check_parity([&](Device dev) {
+      Tensor x_t = d.q_sample(x0.to(dev), t, noise.to(dev));
+      return d.vb_terms_bpd(model_of(dev), x0.to(dev), x_t, t, false);
+    }, gpu, tol, tol);
+    test::check_parity([&](Device dev) {
+      Tensor leaf = set_requires_grad(out.clone().to(dev));  // a fresh leaf per run
+      DenoiseModel m = [leaf](const Tensor&, const Tensor&) { return leaf; };
+      LossTerms terms = d.training_loss_terms(m, x0.to(dev), t, noise.to(dev));
+      backward(terms.loss);
+      Tensor g = grad(leaf);
+      return ops::cat({terms.per_sample, ops::reshape(g, {g.numel()})}, 0);
+    }, gpu, tol, tol);
+    GaussianDiffusion r = d.respaced(10);
+    test::check_parity([&](Device dev) {
+      Generator g(5);  // Philox draws the same noise on every device
+      return r.p_sample(model_of(dev), noise.to(dev), steps({9, 4, 0}), g, true);
+    }, gpu, tol, tol);
+  }
+}
+
+}  // TEST_SUITE("cuda")
