@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "autograd/autograd.hpp"
+#include "bench_timing.hpp"
 #include "diffusion/checkpoint.hpp"
 #include "diffusion/image_io.hpp"
 #include "tensor/backend.hpp"
@@ -70,11 +71,4 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const std::exception& e) {  // a missing or bad checkpoint, a bad device: one line, exit code 1
-    std::fprintf(stderr, "bench_forward_dump: error: %s\n", e.what());
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return ddpm::bench::run_main("bench_forward_dump", run, argc, argv); }

@@ -67,11 +67,4 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const std::exception& e) {  // a bad device or preset name: one line, exit code 1
-    std::fprintf(stderr, "bench_sample: error: %s\n", e.what());
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return ddpm::bench::run_main("bench_sample", run, argc, argv); }
