@@ -1,6 +1,7 @@
 // Model checkpoints (sampling) and training states (resuming), both safetensors files.
 #include "diffusion/checkpoint.hpp"
 
+#include <sstream>
 #include <stdexcept>
 
 #include "nn/safetensors.hpp"
@@ -11,6 +12,7 @@ namespace {
 
 constexpr const char* kModelFormat = "ddpmcpp-unet";
 constexpr const char* kStateFormat = "ddpmcpp-train-state";
+constexpr const char* kClassifierFormat = "ddpmcpp-classifier";
 
 // Rethrows whatever `f` throws as one std::runtime_error that names the file.
 template <typename F>
@@ -97,6 +99,47 @@ std::shared_ptr<UNet> make_unet(const ModelCheckpoint& checkpoint, Device device
   model->to(device);
   model->eval();
   return model;
+}
+
+void save_classifier_checkpoint(const std::string& path, const ClassifierCheckpoint& c) {
+  std::map<std::string, std::string> metadata = c.metadata;
+  for (const auto& kv : c.config.to_metadata()) metadata[kv.first] = kv.second;
+  for (const auto& kv : c.diffusion.to_metadata()) metadata[kv.first] = kv.second;
+  std::string names;
+  for (const std::string& n : c.class_names) names += (names.empty() ? "" : ",") + n;
+  metadata["classes"] = names;
+  metadata["format"] = kClassifierFormat;
+  StateDict float32;
+  for (const auto& [name, tensor] : c.weights) float32.emplace_back(name, tensor.to(DType::Float32));
+  save_safetensors(path, float32, metadata);
+}
+
+ClassifierCheckpoint load_classifier_checkpoint(const std::string& path) {
+  return naming_file(path, [&] {
+    SafetensorsFile file = load_safetensors(path);
+    check_format(file, kClassifierFormat);
+    ClassifierCheckpoint c;
+    c.config = UNetConfig::from_metadata(file.metadata);
+    c.diffusion = DiffusionConfig::from_metadata(file.metadata);
+    c.metadata = file.metadata;
+    std::stringstream names(file.metadata.count("classes") ? file.metadata.at("classes") : "");
+    for (std::string name; std::getline(names, name, ',');) c.class_names.push_back(name);
+    if (int64_t(c.class_names.size()) != c.config.num_classes)
+      throw std::runtime_error("metadata classes names " + std::to_string(c.class_names.size()) +
+                               " classes, unet.num_classes " + std::to_string(c.config.num_classes));
+    for (const auto& [name, tensor] : file.tensors) c.weights.emplace_back(name, tensor);
+    NoisyClassifier probe(c.config);  // the weights must fit the configuration
+    probe.load_state_dict(c.weights);
+    return c;
+  });
+}
+
+std::shared_ptr<NoisyClassifier> make_classifier(const ClassifierCheckpoint& checkpoint, Device device) {
+  auto classifier = std::make_shared<NoisyClassifier>(checkpoint.config);
+  classifier->load_state_dict(checkpoint.weights);
+  classifier->to(device);
+  classifier->eval();
+  return classifier;
 }
 
 void save_training_state(const std::string& path, const TrainingState& state, const Module& model, const EMA& ema,

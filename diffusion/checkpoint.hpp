@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "diffusion/classifier.hpp"
 #include "diffusion/gaussian_diffusion.hpp"
 #include "diffusion/unet.hpp"
 #include "nn/ema.hpp"
@@ -31,6 +32,21 @@ void save_model_checkpoint(const std::string& path, const UNetConfig& unet, cons
 ModelCheckpoint load_model_checkpoint(const std::string& path);
 // The checkpoint's U-Net, with its weights loaded, in eval mode, on `device`.
 std::shared_ptr<UNet> make_unet(const ModelCheckpoint& checkpoint, Device device);
+
+// A noise-aware classifier written by tools/train-classifier (format = ddpmcpp-classifier): its shape
+// (unet.* keys, unet.num_classes the classes), the diffusion it was trained for (its schedule and T),
+// the class names (metadata classes, comma-separated) and the weights.
+struct ClassifierCheckpoint {
+  UNetConfig config;
+  DiffusionConfig diffusion;
+  std::vector<std::string> class_names;
+  StateDict weights;
+  std::map<std::string, std::string> metadata;
+};
+void save_classifier_checkpoint(const std::string& path, const ClassifierCheckpoint& checkpoint);
+// Validates as load_model_checkpoint does (std::runtime_error naming the file).
+ClassifierCheckpoint load_classifier_checkpoint(const std::string& path);
+std::shared_ptr<NoisyClassifier> make_classifier(const ClassifierCheckpoint& checkpoint, Device device);
 
 // The training state: the model's own (not averaged) weights, the EMA, AdamW, the step and the
 // generator that draws t, the noise and the dropout masks.

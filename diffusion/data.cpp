@@ -2,6 +2,8 @@
 // (see data.hpp for the contracts).
 #include "diffusion/data.hpp"
 
+#include "diffusion/image_io.hpp"
+
 #include <stb/stb_image.h>  // declarations only: the implementation is Debian's libstb
 #include <zlib.h>
 
@@ -38,8 +40,8 @@ const PixelTable kPixel;
 // Layout (big-endian): 0x00 0x00, a type code (0x08 = unsigned byte), the number of dims, one uint32
 // per dim, then the elements in row-major order. Fashion-MNIST images: 3 dims [N, 28, 28].
 
-[[noreturn]] void idx_fail(const std::string& path, const std::string& what) {
-  throw std::runtime_error("load_idx_images: '" + path + "': " + what);
+[[noreturn]] void idx_fail(const std::string& path, const std::string& what, const char* op = "load_idx_images") {
+  throw std::runtime_error(std::string(op) + ": '" + path + "': " + what);
 }
 
 const char* idx_type_name(unsigned code) {
@@ -167,6 +169,7 @@ bool is_image_file_name(const fs::path& p) {
 // c3 names the stream, so the data order never correlates with the noise drawn from the same seed.
 constexpr uint32_t kPermutationStream = 0x5045524Du;  // "PERM"
 constexpr uint32_t kFlipStream = 0x464C4950u;         // "FLIP"
+constexpr uint32_t kDropStream = 0x44524F50u;         // "DROP"
 
 }  // namespace
 
@@ -278,6 +281,62 @@ Tensor pad_images(const Tensor& images, int64_t size) {
   return ops::pad(images, {left, size - w - left, top, size - h - top}, -1.0);
 }
 
+Tensor load_idx_labels(const std::string& path) {
+  const char* op = "load_idx_labels";
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) idx_fail(path, "no such file", op);
+  const uint64_t file_size = fs::file_size(path, ec);
+  GzFile file(path);
+  unsigned char head[8];
+  if (file.read(head, 8) < 8) idx_fail(path, "truncated: too short for the 8-byte header of IDX labels", op);
+  if (head[0] != 0 || head[1] != 0 || head[2] != 0x08 || head[3] != 1)
+    idx_fail(path, "not IDX unsigned-byte labels (expected the header 0x00 0x00 0x08 0x01: one dim [N]" +
+                       std::string(head[3] == 3 ? "; is this an image file?)" : ")"), op);
+  const uint64_t n = (uint64_t(head[4]) << 24) | (uint64_t(head[5]) << 16) | (uint64_t(head[6]) << 8) | head[7];
+  if (n == 0) idx_fail(path, "holds no labels (N = 0)", op);
+  if (n > std::max<uint64_t>(file_size, 1) * 1100 || (file.is_plain() && file_size != 8 + n))
+    idx_fail(path, "truncated or damaged: the header promises " + std::to_string(n) + " labels, the file holds " +
+                       std::to_string(file_size) + " bytes", op);
+  std::vector<unsigned char> bytes(size_t(n) + 1);
+  if (file.read(bytes.data(), bytes.size()) != size_t(n))
+    idx_fail(path, "truncated or with data after the labels: the header promises " + std::to_string(n), op);
+  Tensor out = Tensor::empty({int64_t(n)}, TensorOptions(DType::Int64));
+  std::copy(bytes.begin(), bytes.end() - 1, out.data<int64_t>());
+  return out;
+}
+
+namespace {
+
+// Decodes one PNG/JPEG file into out ([channels, size, size] floats), resized and center-cropped; returns
+// the error message, or "" when it worked (no exception: it runs inside OpenMP loops).
+std::string decode_image(const char* op, const std::string& file, int64_t size, int64_t channels, float* out) {
+  int w = 0, h = 0, file_channels = 0;
+  unsigned char* pixels = stbi_load(file.c_str(), &w, &h, &file_channels, int(channels));
+  if (!pixels) {
+    const char* why = stbi_failure_reason();
+    return std::string(op) + ": '" + file + "': cannot decode it as an image (" + (why ? why : "unknown reason") + ")";
+  }
+  std::string error;
+  try {
+    resize_center_crop(pixels, w, h, int(channels), int(size), out);
+  } catch (const std::exception& e) {  // only bad_alloc can come from here
+    error = std::string(op) + ": '" + file + "': " + e.what();
+  }
+  stbi_image_free(pixels);
+  return error;
+}
+
+}  // namespace
+
+Tensor load_image_file(const std::string& path, int64_t size, int64_t channels) {
+  DDPM_CHECK(channels == 1 || channels == 3, "load_image_file: channels must be 1 or 3, got ", channels);
+  DDPM_CHECK(size >= 1 && size <= 65536, "load_image_file: size must be in [1, 65536], got ", size);
+  Tensor out = Tensor::empty({1, channels, size, size});
+  const std::string error = decode_image("load_image_file", path, size, channels, out.data<float>());
+  if (!error.empty()) throw std::runtime_error(error);
+  return out;
+}
+
 Tensor load_image_folder(const std::string& dir, int64_t size, int64_t channels) {
   const std::string where = "load_image_folder: '" + dir + "': ";
   DDPM_CHECK(channels == 1 || channels == 3, "load_image_folder: channels must be 1 or 3, got ", channels);
@@ -304,23 +363,9 @@ Tensor load_image_folder(const std::string& dir, int64_t size, int64_t channels)
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic)
 #endif
-  for (int64_t i = 0; i < n; ++i) {
-    const std::string file = files[size_t(i)].string();
-    int w = 0, h = 0, file_channels = 0;
-    unsigned char* pixels = stbi_load(file.c_str(), &w, &h, &file_channels, int(channels));
-    if (!pixels) {
-      const char* why = stbi_failure_reason();
-      errors[size_t(i)] = "load_image_folder: '" + file + "': cannot decode it as an image (" +
-                          (why ? why : "unknown reason") + ")";
-      continue;
-    }
-    try {
-      resize_center_crop(pixels, w, h, int(channels), int(size), dst + size_t(i) * image_floats);
-    } catch (const std::exception& e) {  // only bad_alloc can come from here
-      errors[size_t(i)] = "load_image_folder: '" + file + "': " + e.what();
-    }
-    stbi_image_free(pixels);
-  }
+  for (int64_t i = 0; i < n; ++i)
+    errors[size_t(i)] = decode_image("load_image_folder", files[size_t(i)].string(), size, channels,
+                                     dst + size_t(i) * image_floats);
   for (const std::string& e : errors)
     if (!e.empty()) throw std::runtime_error(e);
   return out;
@@ -338,6 +383,17 @@ std::string default_fashion_mnist_path(const std::string& split) {
   return gz.string();
 }
 
+std::string default_fashion_mnist_labels_path(const std::string& split) {
+  std::string images = default_fashion_mnist_path(split);
+  return images.replace(images.find("-images-"), 8, "-labels-").replace(images.find("idx3"), 4, "idx1");
+}
+
+const std::vector<std::string>& fashion_mnist_classes() {
+  static const std::vector<std::string> names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                                 "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+  return names;
+}
+
 Tensor load_dataset(const std::string& spec, int64_t size, int64_t channels) {
   DDPM_CHECK(channels == 1 || channels == 3, "load_dataset: channels must be 1 or 3, got ", channels);
   DDPM_CHECK(size >= 1, "load_dataset: size must be >= 1, got ", size);
@@ -351,11 +407,20 @@ Tensor load_dataset(const std::string& spec, int64_t size, int64_t channels) {
                                "DDPM_FASHION_MNIST_DIR to a folder holding train-images-idx3-ubyte.gz");
   } else if (fs::is_directory(spec, ec)) {
     return load_image_folder(spec, size, channels);
+  } else if (fs::is_regular_file(spec, ec) && is_image_file_name(spec)) {
+    return load_image_file(spec, size, channels);
+  } else if (fs::is_regular_file(spec, ec) && fs::path(spec).extension() == ".npy") {
+    Tensor images = load_npy(spec);
+    if (images.dim() != 4 || images.size(1) != channels || images.size(2) != size || images.size(3) != size)
+      throw std::invalid_argument("load_dataset: '" + spec + "' holds " + describe(images) + ", expected [N, " +
+                                  std::to_string(channels) + ", " + std::to_string(size) + ", " +
+                                  std::to_string(size) + "] in [-1, 1]");
+    return images;
   } else if (fs::is_regular_file(spec, ec)) {
     idx_path = spec;
   } else {
     throw std::runtime_error("load_dataset: '" + spec +
-                             "' is neither \"fashion-mnist\", an IDX file nor a folder of images "
+                             "' is neither \"fashion-mnist\", an IDX file, an image, a .npy nor a folder of images "
                              "(no such file or directory)");
   }
   Tensor images = load_idx_images(idx_path, size);  // padded while decoding
@@ -364,6 +429,53 @@ Tensor load_dataset(const std::string& spec, int64_t size, int64_t channels) {
                                 "-channel images, but " + std::to_string(channels) +
                                 " channels were asked for");
   return images;
+}
+
+LabeledImages load_labeled_dataset(const std::string& spec, int64_t size, int64_t channels,
+                                   const std::string& labels_path) {
+  std::error_code ec;
+  LabeledImages d;
+  if (fs::is_directory(spec, ec)) {
+    // class k: the k-th subfolder (sorted by name) holding images
+    std::vector<fs::path> dirs;
+    for (fs::directory_iterator it(spec, ec), end; !ec && it != end; it.increment(ec))
+      if (it->is_directory(ec)) dirs.push_back(it->path());
+    std::sort(dirs.begin(), dirs.end());
+    std::vector<Tensor> images, labels;
+    for (const fs::path& dir : dirs) {
+      bool has_images = false;
+      for (fs::directory_iterator it(dir, ec), end; !ec && it != end && !has_images; it.increment(ec))
+        has_images = it->is_regular_file(ec) && is_image_file_name(it->path());
+      if (!has_images) continue;
+      images.push_back(load_image_folder(dir.string(), size, channels));
+      labels.push_back(full({images.back().size(0)}, double(d.class_names.size()), TensorOptions(DType::Int64)));
+      d.class_names.push_back(dir.filename().string());
+    }
+    if (d.class_names.size() < 2)
+      throw std::runtime_error("load_labeled_dataset: '" + spec + "' has " + std::to_string(d.class_names.size()) +
+                               " subfolders with images; class labels come from subfolder names (one per class, "
+                               "at least two)");
+    if (!labels_path.empty())
+      throw std::invalid_argument("load_labeled_dataset: a folder's labels are its subfolders; --labels is for IDX files");
+    d.images = ops::cat(images, 0);
+    d.labels = ops::cat(labels, 0);
+    return d;
+  }
+  d.images = load_dataset(spec, size, channels);
+  std::string path = labels_path;
+  if (path.empty() && spec == "fashion-mnist") path = default_fashion_mnist_labels_path();
+  if (path.empty())
+    throw std::invalid_argument("load_labeled_dataset: '" + spec + "' has no labels of its own: give an IDX label "
+                                "file (--labels), or use a folder with one subfolder per class");
+  d.labels = load_idx_labels(path);
+  if (d.labels.size(0) != d.images.size(0))
+    throw std::invalid_argument("load_labeled_dataset: " + path + " holds " + std::to_string(d.labels.size(0)) +
+                                " labels for the " + std::to_string(d.images.size(0)) + " images of " + spec);
+  const int64_t num_classes = int64_t(ops::max(d.labels).item<int64_t>()) + 1;
+  if (spec == "fashion-mnist" && labels_path.empty()) d.class_names = fashion_mnist_classes();
+  else
+    for (int64_t k = 0; k < num_classes; ++k) d.class_names.push_back(std::to_string(k));
+  return d;
 }
 
 // ---- BatchLoader -----------------------------------------------------------------------------------
@@ -394,8 +506,32 @@ bool BatchLoader::flip_bit(uint64_t seed, int64_t k, int64_t i) {
   return (block.v[i % 4] >> 31) != 0;
 }
 
+bool BatchLoader::label_dropped(uint64_t seed, int64_t k, int64_t i, double p) {
+  if (p <= 0) return false;
+  const Philox4x32 block = philox4x32_10(uint32_t(uint64_t(k)), uint32_t(uint64_t(k) >> 32), uint32_t(i / 4),
+                                         kDropStream, uint32_t(seed), uint32_t(seed >> 32));
+  return double(block.v[i % 4]) * 0x1p-32 < p;  // a uniform in [0, 1) below p
+}
+
+Tensor BatchLoader::labels(int64_t k, double p_drop, int64_t null_label) const {
+  DDPM_CHECK(labels_.defined(), "BatchLoader::labels: the loader was made without labels");
+  DDPM_CHECK(k >= 0, "BatchLoader::labels: k must be >= 0, got ", k);
+  const int64_t n = images_.size(0);
+  Tensor out = Tensor::empty({batch_size_}, TensorOptions(DType::Int64));  // [B]
+  const int64_t* src = labels_.data<int64_t>();
+  int64_t* dst = out.data<int64_t>();
+  std::shared_ptr<const std::vector<int64_t>> perm;
+  int64_t perm_epoch = -1;
+  for (int64_t i = 0; i < batch_size_; ++i) {
+    const int64_t p = k * batch_size_ + i, e = p / n;  // the same image as row i of batch(k)
+    if (e != perm_epoch) perm = permutation(e), perm_epoch = e;
+    dst[i] = label_dropped(seed_, k, i, p_drop) ? null_label : src[(*perm)[size_t(p % n)]];
+  }
+  return out;
+}
+
 BatchLoader::BatchLoader(Tensor images, int64_t batch_size, uint64_t seed, bool hflip, Device device,
-                         int64_t start_batch)
+                         int64_t start_batch, Tensor labels)
     : batch_size_(batch_size), seed_(seed), hflip_(hflip), device_(device), next_(start_batch) {
   DDPM_CHECK(images.defined(), "BatchLoader: images is undefined");
   DDPM_CHECK(images.dim() == 4, "BatchLoader: images must be [N, C, H, W], got ", describe(images));
@@ -405,6 +541,11 @@ BatchLoader::BatchLoader(Tensor images, int64_t batch_size, uint64_t seed, bool 
   DDPM_CHECK(device.is_cpu() || cuda_is_available(), "BatchLoader: device ", device.str(),
              " is not available in this build or on this machine");
   images_ = images.cpu().to(DType::Float32).contiguous();  // the same tensor when already so
+  if (labels.defined()) {
+    DDPM_CHECK(labels.dim() == 1 && labels.size(0) == images.size(0), "BatchLoader: labels are ", describe(labels),
+               ", expected one per image: [", images.size(0), "]");
+    labels_ = labels.cpu().to(DType::Int64).contiguous();
+  }
   prefetch_index_ = next_;
   prefetch_ = std::async(std::launch::async, [this, k = next_] { return batch(k); });
 }

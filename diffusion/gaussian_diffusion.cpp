@@ -354,14 +354,19 @@ GaussianDiffusion::PMeanVariance GaussianDiffusion::p_mean_variance_at(const Ten
 }
 
 Tensor GaussianDiffusion::p_sample(const DenoiseModel& model, const Tensor& x_t, const Tensor& t, Generator& gen,
-                                   bool clip_denoised, Tensor* pred_x0) const {
+                                   bool clip_denoised, Tensor* pred_x0, const SampleOptions& opts) const {
   NoGradGuard no_grad;
   const Steps s = steps_of(t, x_t, "p_sample");
-  PMeanVariance p = p_mean_variance_at(model(x_t, model_timesteps(s)), x_t, s, clip_denoised, "p_sample");
+  const Tensor model_t = model_timesteps(s);
+  PMeanVariance p = p_mean_variance_at(model(x_t, model_t), x_t, s, clip_denoised, "p_sample");
+  // Classifier guidance (Dhariwal & Nichol 2021, Algorithm 1): mu + s Sigma grad log p(y | x_t)
+  if (opts.cond_fn) p.mean = p.mean + p.variance * opts.cond_fn(x_t, model_t);
   // Algorithm 2, line 4: x_{t-1} = mu_theta(x_t, t) + sigma_t z, with z = 0 at the last step (t = 0):
   // the mask 1[t > 0] is made from t on the device, [B, 1, 1, 1].
   Tensor nonzero = ops::reshape(ops::gt(s.t, 0.0).to(x_t.dtype()), per_sample_shape(s.t.size(0), x_t));
-  Tensor z = randn(x_t.shape(), TensorOptions(x_t.dtype(), x_t.device()), &gen);
+  Shape noise_shape = x_t.shape();
+  if (opts.shared_noise) noise_shape[0] = 1;  // one draw, broadcast over the rows
+  Tensor z = randn(noise_shape, TensorOptions(x_t.dtype(), x_t.device()), &gen);
   if (pred_x0) *pred_x0 = p.pred_x0;
   return p.mean + (nonzero * exp(0.5 * p.log_variance)) * z;
 }
@@ -393,36 +398,49 @@ Tensor GaussianDiffusion::start_noise(const Shape& shape, Generator& gen, const 
   return opts.x_T;
 }
 
+int64_t GaussianDiffusion::first_step(const SampleOptions& opts, const char* op) const {
+  if (opts.start_step < 0) return T() - 1;
+  if (opts.start_step >= T())
+    throw std::invalid_argument(std::string(op) + ": start_step is " + std::to_string(opts.start_step) +
+                                ", expected 0 <= start_step < T = " + std::to_string(T()) + " (or -1: T-1)");
+  return opts.start_step;
+}
+
 SampleResult GaussianDiffusion::p_sample_loop(const DenoiseModel& model, const Shape& shape, Generator& gen,
                                               const SampleOptions& opts) const {
   NoGradGuard no_grad;
+  const int64_t first = first_step(opts, "p_sample_loop"), steps = first + 1;
   Tensor x = start_noise(shape, gen, opts, "p_sample_loop");  // x_T ~ N(0, I): [B, C, H, W]
-  const std::vector<bool> snap = snapshot_steps(T(), opts.num_progress);
+  const std::vector<bool> snap = snapshot_steps(steps, opts.num_progress);
   SampleResult r;
-  for (int64_t k = 0; k < T(); ++k) {
-    const int64_t t = T() - 1 - k;  // Algorithm 2: for t = T, ..., 1
+  for (int64_t k = 0; k < steps; ++k) {
+    const int64_t t = first - k;  // Algorithm 2: for t = T, ..., 1
     Tensor pred_x0;
     x = p_sample(model, x, full({shape[0]}, double(t), TensorOptions(DType::Int64, x.device())), gen,
-                 opts.clip_denoised, &pred_x0);
+                 opts.clip_denoised, &pred_x0, opts);
     if (snap[size_t(k)]) {
       r.progress.push_back(pred_x0);
       r.progress_t.push_back(t);
     }
-    if (opts.on_step) opts.on_step(k + 1, T());
+    if (opts.on_step) opts.on_step(k + 1, steps);
   }
   r.x0 = x;
   return r;
 }
 
-std::vector<int64_t> GaussianDiffusion::ddim_timesteps(int64_t S) const {
-  if (S < 1 || S > T())
-    throw std::invalid_argument("ddim_timesteps: S is " + std::to_string(S) + ", expected 1 <= S <= T = " +
-                                std::to_string(T()));
-  // tau_i = round(i (T-1)/(S-1)) as numpy's linspace (i * step, last exactly T-1) and round (half to even).
+std::vector<int64_t> GaussianDiffusion::ddim_timesteps(int64_t S, int64_t last_t) const {
+  if (last_t >= T())
+    throw std::invalid_argument("ddim_timesteps: the last timestep is " + std::to_string(last_t) +
+                                ", expected < T = " + std::to_string(T()));
+  const int64_t last = last_t < 0 ? T() - 1 : last_t;
+  if (S < 1 || S > last + 1)
+    throw std::invalid_argument("ddim_timesteps: S is " + std::to_string(S) + ", expected 1 <= S <= " +
+                                (last_t < 0 ? "T = " : "start + 1 = ") + std::to_string(last + 1));
+  // tau_i = round(i last/(S-1)) as numpy's linspace (i * step, the final one exactly last) and round (half to even).
   std::vector<int64_t> tau(size_t(S), 0);
-  const double step = S > 1 ? double(T() - 1) / double(S - 1) : 0.0;
+  const double step = S > 1 ? double(last) / double(S - 1) : 0.0;
   for (int64_t i = 0; i < S; ++i) tau[size_t(S - 1 - i)] = int64_t(std::nearbyint(double(i) * step));
-  tau[0] = T() - 1;  // S = 1: the one step from pure noise (linspace's 0 would start a chain at x_0)
+  tau[0] = last;  // S = 1: the one step from x_last (linspace's 0 would start a chain at x_0)
   return tau;
 }
 
@@ -431,7 +449,7 @@ SampleResult GaussianDiffusion::ddim_sample_loop(const DenoiseModel& model, cons
   NoGradGuard no_grad;
   if (!(eta >= 0.0) || !std::isfinite(eta))
     throw std::invalid_argument("ddim_sample_loop: eta is " + std::to_string(eta) + ", expected eta >= 0");
-  const std::vector<int64_t> tau = ddim_timesteps(S);
+  const std::vector<int64_t> tau = ddim_timesteps(S, opts.start_step < 0 ? -1 : first_step(opts, "ddim_sample_loop"));
   Tensor x = start_noise(shape, gen, opts, "ddim_sample_loop");  // x_T: [B, C, H, W]
   const std::vector<bool> snap = snapshot_steps(S, opts.num_progress);
   const auto& abar = sched_.alphas_cumprod;
@@ -441,14 +459,22 @@ SampleResult GaussianDiffusion::ddim_sample_loop(const DenoiseModel& model, cons
     const double a = abar[size_t(t)];
     const double a_prev = i + 1 < S ? abar[size_t(tau[size_t(i + 1)])] : 1.0;  // the last step lands on x0
     // t for every sample, filled on x's device (no copy from the host)
-    PMeanVariance p = p_mean_variance(model, x, full({shape[0]}, double(t), TensorOptions(DType::Int64, x.device())),
-                                      opts.clip_denoised);
+    const Steps st{full({shape[0]}, double(t), TensorOptions(DType::Int64, x.device()))};
+    const Tensor model_t = model_timesteps(st);
+    PMeanVariance p = p_mean_variance_at(model(x, model_t), x, st, opts.clip_denoised, "ddim_sample_loop");
+    if (opts.cond_fn) {
+      // Classifier guidance (Dhariwal & Nichol 2021, Algorithm 2): eps - sqrt(1 - abar_t) s grad log p(y | x_t)
+      p.pred_eps = p.pred_eps - std::sqrt(1.0 - a) * opts.cond_fn(x, model_t);
+      p.pred_x0 = predict_x0_from_eps_at(x, st, p.pred_eps);
+    }
     // Song et al. 2021 eq. 16: sigma = eta sqrt((1 - abar_prev) / (1 - abar)) sqrt(1 - abar / abar_prev)
     const double sigma = eta * std::sqrt((1.0 - a_prev) / (1.0 - a)) * std::sqrt(1.0 - a / a_prev);
     // eq. 12: x_prev = sqrt(abar_prev) x0 + sqrt(1 - abar_prev - sigma^2) eps + sigma z
     const double dir = std::sqrt(std::max(0.0, 1.0 - a_prev - sigma * sigma));
     x = std::sqrt(a_prev) * p.pred_x0 + dir * p.pred_eps;
-    if (sigma > 0.0) x = x + sigma * randn(x.shape(), TensorOptions(x.dtype(), x.device()), &gen);
+    Shape noise_shape = x.shape();
+    if (opts.shared_noise) noise_shape[0] = 1;  // one draw, broadcast over the rows
+    if (sigma > 0.0) x = x + sigma * randn(noise_shape, TensorOptions(x.dtype(), x.device()), &gen);
     if (snap[size_t(i)]) {
       r.progress.push_back(p.pred_x0);
       r.progress_t.push_back(t);

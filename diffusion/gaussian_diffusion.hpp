@@ -65,12 +65,24 @@ struct DiffusionConfig {
 using DenoiseModel = std::function<Tensor(const Tensor& x_t, const Tensor& t)>;
 
 struct SampleOptions {
-  Tensor x_T;                      // starting noise; undefined: drawn as randn from the generator
+  Tensor x_T;                      // starting noise (with start_step: x at that step); undefined: drawn as
+                                   // randn from the generator
   Device device = Device::cpu();   // where x_T is drawn when not given (otherwise x_T's device)
   bool clip_denoised = true;       // clip predicted x0 to [-1, 1]
   int64_t num_progress = 0;        // > 0: also return this many predicted-x0 snapshots, evenly spaced
                                    // over the steps (the last at the final step); at most one per step
   std::function<void(int64_t done, int64_t total)> on_step;  // called after each step (progress bars)
+  // >= 0: start the chain at this step instead of T-1, from x_T = x at that step (editing real images:
+  // x_T = q_sample(x0, start_step, noise), the paper's Figs. 7-8). p_sample_loop runs p_sample for
+  // t = start_step .. 0; ddim_sample_loop runs ddim_timesteps(S, start_step).
+  int64_t start_step = -1;
+  // Every row gets the same noise at each step (drawn as [1, C, H, W]): the rows of a batch then differ only
+  // by their x_T, as the paper's Fig. 8 interpolations need.
+  bool shared_noise = false;
+  // Classifier guidance (Dhariwal & Nichol 2021): the gradient s grad_x log p(y | x_t) at (x_t, t) with t the
+  // model's timesteps, [B, C, H, W]. DDPM (their Algorithm 1): the mean moves by variance * gradient; DDIM
+  // (their Algorithm 2): eps becomes eps - sqrt(1 - abar_t) gradient. Undefined: no guidance.
+  std::function<Tensor(const Tensor& x_t, const Tensor& t)> cond_fn;
 };
 
 struct SampleResult {
@@ -189,19 +201,21 @@ class GaussianDiffusion {
                                 const Tensor& noise) const;
 
   // One step of Algorithm 2: x_{t-1} = mean + sigma_t z, z ~ N(0, I) from gen (drawn at every step,
-  // but not added where t = 0). pred_x0, when given, receives the step's predicted x0.
+  // but not added where t = 0). pred_x0, when given, receives the step's predicted x0. opts gives
+  // shared_noise and cond_fn (its clip_denoised is the argument's).
   Tensor p_sample(const DenoiseModel& model, const Tensor& x_t, const Tensor& t, Generator& gen,
-                  bool clip_denoised, Tensor* pred_x0 = nullptr) const;
-  // Algorithm 2: x_T ~ N(0, I), then p_sample for t = T-1 .. 0. shape: [B, C, H, W].
+                  bool clip_denoised, Tensor* pred_x0 = nullptr, const SampleOptions& opts = {}) const;
+  // Algorithm 2: x_T ~ N(0, I), then p_sample for t = T-1 .. 0 (or from opts.start_step). shape: [B, C, H, W].
   SampleResult p_sample_loop(const DenoiseModel& model, const Shape& shape, Generator& gen,
                              const SampleOptions& opts = {}) const;
   // DDIM (Song et al. 2021, eq. 12) on the S timesteps ddim_timesteps(S); eta = 0 is deterministic,
   // eta = 1 with S = T is the DDPM sampler with sigma^2 = beta-tilde.
   SampleResult ddim_sample_loop(const DenoiseModel& model, const Shape& shape, int64_t S, double eta,
                                 Generator& gen, const SampleOptions& opts = {}) const;
-  // tau = round(linspace(0, T-1, S)) (round half to even, as numpy), descending; validates 1 <= S <= T.
-  // S = 1 gives {T-1}, the one step from pure noise to x_0 (linspace's {0} would start at x_0).
-  std::vector<int64_t> ddim_timesteps(int64_t S) const;
+  // tau = round(linspace(0, last, S)) (round half to even, as numpy), descending, with last = T-1 (or
+  // last_t when >= 0: a chain started at x_{last_t}); validates 1 <= S <= last + 1. S = 1 gives {last},
+  // the one step from there to x_0 (linspace's {0} would start at x_0).
+  std::vector<int64_t> ddim_timesteps(int64_t S, int64_t last_t = -1) const;
 
  private:
   // The schedule's tables, the rows of the [kNumTables, T] tensor cached per device and dtype.
@@ -241,6 +255,8 @@ class GaussianDiffusion {
   Tensor kl_bpd_at(const PMeanVariance& p, const Tensor& x0, const Tensor& x_t, const Steps& s) const;
   Tensor decoder_nll_bpd_at(const PMeanVariance& p, const Tensor& x0) const;
   Tensor prior_bpd_at(const Tensor& x0) const;
+  // The chain's first step: opts.start_step, or T-1 when it is < 0 (checked against T).
+  int64_t first_step(const SampleOptions& opts, const char* op) const;
   // Checks shape and opts, and returns x_T: opts.x_T, or randn(shape) from gen on opts.device.
   Tensor start_noise(const Shape& shape, Generator& gen, const SampleOptions& opts, const char* op) const;
 

@@ -37,6 +37,9 @@ void validate_options(const TrainOptions& o) {
   if (o.sample_steps > o.diffusion.T) fail("sample steps " + std::to_string(o.sample_steps) + " exceed T = " +
                                            std::to_string(o.diffusion.T));
   if (o.resume && o.out_dir.empty()) fail("resume needs the output directory of the run to continue");
+  if (!(o.p_uncond >= 0 && o.p_uncond <= 1)) fail("p_uncond (--p-uncond) is " + std::to_string(o.p_uncond) + ", expected in [0, 1]");
+  if (o.eval_every < 0) fail("eval interval (--eval-every) is " + std::to_string(o.eval_every) + ", expected >= 0");
+  if (o.eval_every > 0 && !o.evaluate) fail("eval_every is set but there is no evaluate function");
   o.diffusion.validate();
   if (o.importance_sampling && o.diffusion.loss != LossType::Vlb)
     fail("importance sampling of t is for the vlb loss (the loss is " + to_string(o.diffusion.loss) +
@@ -51,7 +54,7 @@ void validate_options(const TrainOptions& o) {
 
 namespace {
 
-void validate_images(const TrainOptions& o, const Tensor& images) {
+void validate_images(const TrainOptions& o, const Tensor& images, const Tensor& labels) {
   auto fail = [](const std::string& what) { throw std::invalid_argument("train: " + what); };
   const UNetConfig& m = o.model;
   if (images.dim() != 4 || images.size(1) != m.in_channels || images.size(2) != m.resolution ||
@@ -59,6 +62,17 @@ void validate_images(const TrainOptions& o, const Tensor& images) {
     fail("the images are " + shape_str(images.shape()) + ", the model takes [N, " + std::to_string(m.in_channels) +
          ", " + std::to_string(m.resolution) + ", " + std::to_string(m.resolution) + "]");
   if (images.size(0) < 1) fail("the data set is empty");
+  if (!m.class_conditional()) {
+    if (labels.defined()) fail("labels were given for an unconditional model (num_classes 0; use --class-cond)");
+    return;
+  }
+  if (!labels.defined()) fail("a class-conditional model needs a label for every image");
+  if (labels.dim() != 1 || labels.size(0) != images.size(0) || labels.dtype() != DType::Int64)
+    fail("labels are " + describe(labels) + ", expected int64 [" + std::to_string(images.size(0)) + "]");
+  const int64_t lo = ops::min(labels).item<int64_t>(), hi = ops::max(labels).item<int64_t>();
+  if (lo < 0 || hi >= m.num_classes)
+    fail("labels run from " + std::to_string(lo) + " to " + std::to_string(hi) + ", but the model has " +
+         std::to_string(m.num_classes) + " classes (0 .. " + std::to_string(m.num_classes - 1) + ")");
 }
 
 std::string number(double v) {
@@ -81,6 +95,7 @@ std::map<std::string, std::string> run_settings(const TrainOptions& o) {
   m["train.ema_decay"] = number(o.ema_decay);
   m["train.hflip"] = o.hflip ? "1" : "0";
   m["train.importance_sampling"] = o.importance_sampling ? "1" : "0";
+  if (o.model.class_conditional()) m["train.p_uncond"] = number(o.p_uncond);
   m["train.seed"] = std::to_string(o.seed);
   return m;
 }
@@ -136,9 +151,9 @@ class CsvLog {
 
 }  // namespace
 
-TrainResult train(const TrainOptions& o, const Tensor& images) {
+TrainResult train(const TrainOptions& o, const Tensor& images, const Tensor& labels) {
   validate_options(o);
-  validate_images(o, images);
+  validate_images(o, images, labels);
   std::ostream* log = o.log;
   if (!o.out_dir.empty()) fs::create_directories(o.out_dir);
   const std::string state_path = (fs::path(o.out_dir) / "state.safetensors").string();
@@ -173,7 +188,9 @@ TrainResult train(const TrainOptions& o, const Tensor& images) {
   result.end_step = result.start_step;
 
   // The network as the diffusion code sees it, and a second copy with the EMA weights for samples.
-  DenoiseModel eps_theta = [&model](const Tensor& x_t, const Tensor& t) { return model.forward(x_t, t); };
+  // y: the labels of the batch being trained on (class-conditional models), set each step.
+  Tensor y;
+  DenoiseModel eps_theta = [&model, &y](const Tensor& x_t, const Tensor& t) { return model.forward(x_t, t, y); };
   UNet ema_model(o.model);
   ema_model.to(o.device);
   ema_model.eval();
@@ -193,17 +210,32 @@ TrainResult train(const TrainOptions& o, const Tensor& images) {
   auto save_samples = [&](int64_t step) {
     if (o.out_dir.empty()) return;
     ema.copy_to(ema_model.parameters());
-    // A fixed seed, so that the grids of one run show the same x_T at every step.
+    // A fixed seed, so that the grids of one run show the same x_T at every step; a class-conditional
+    // model draws image i of class i mod num_classes.
     Generator sample_gen(o.seed + 1);
-    DenoiseModel ema_eps = [&ema_model](const Tensor& x_t, const Tensor& t) { return ema_model.forward(x_t, t); };
+    const UNetConfig& m = o.model;
+    Tensor classes;
+    if (m.class_conditional()) {
+      std::vector<int64_t> c(size_t(o.sample_count));
+      for (size_t i = 0; i < c.size(); ++i) c[i] = int64_t(i) % m.num_classes;
+      classes = Tensor::from_vector(c, {o.sample_count}).to(o.device);
+    }
+    DenoiseModel ema_eps = [&ema_model, &classes](const Tensor& x_t, const Tensor& t) {
+      return ema_model.forward(x_t, t, classes);
+    };
     SampleOptions so;
     so.device = o.device;
-    const UNetConfig& m = o.model;
     SampleResult r = diffusion.ddim_sample_loop(ema_eps, {o.sample_count, m.in_channels, m.resolution, m.resolution},
                                                 o.sample_steps, 0.0, sample_gen, so);
     char name[64];
     std::snprintf(name, sizeof name, "samples_%07lld.png", (long long)step);
-    save_image_grid((fs::path(o.out_dir) / name).string(), r.x0);
+    save_image_grid((fs::path(o.out_dir) / name).string(), r.x0, m.class_conditional() ? m.num_classes : 0);
+  };
+  std::string last_eval;  // what the last evaluation returned, shown on the progress line
+  auto evaluate = [&](int64_t step) {
+    ema.copy_to(ema_model.parameters());
+    last_eval = o.evaluate(step, ema_model);
+    if (log) *log << "\nstep " << step << ": " << last_eval << "\n";
   };
 
   double seconds_before = 0.0;
@@ -211,7 +243,7 @@ TrainResult train(const TrainOptions& o, const Tensor& images) {
   if (!o.out_dir.empty())
     csv = std::make_unique<CsvLog>((fs::path(o.out_dir) / "log.csv").string(), result.start_step, &seconds_before);
 
-  BatchLoader loader(images, o.batch_size, o.seed, o.hflip, o.device, result.start_step);
+  BatchLoader loader(images, o.batch_size, o.seed, o.hflip, o.device, result.start_step, labels);
   std::unique_ptr<ProgressBar> bar;
   if (log) bar = std::make_unique<ProgressBar>(*log, result.start_step, o.steps, "train", o.batch_size, "img");
   const auto began = std::chrono::steady_clock::now();
@@ -224,6 +256,8 @@ TrainResult train(const TrainOptions& o, const Tensor& images) {
         result.stopped_early = true;
         break;
       }
+      if (o.model.class_conditional())  // [B], some dropped to the null class
+        y = loader.labels(loader.next_index(), o.p_uncond, o.model.null_class()).to(o.device);
       Tensor x0 = loader.next();  // [B, C, H, W]
       const double lr = warmup_constant_lr(step, o.lr, o.warmup_steps);
       Tensor loss, per_sample;  // scalar; [B] with importance sampling
@@ -273,7 +307,7 @@ TrainResult train(const TrainOptions& o, const Tensor& images) {
       if (bar) {
         char extra[64];
         std::snprintf(extra, sizeof extra, "loss %.4f", loss_ema);
-        bar->update(step + 1, extra);
+        bar->update(step + 1, last_eval.empty() ? std::string(extra) : std::string(extra) + ", " + last_eval);
       }
       const bool last = step + 1 == o.steps;
       if (!last && o.checkpoint_every > 0 && (step + 1) % o.checkpoint_every == 0) {
@@ -281,6 +315,7 @@ TrainResult train(const TrainOptions& o, const Tensor& images) {
         save_checkpoints(step + 1);
       }
       if (!last && o.sample_every > 0 && (step + 1) % o.sample_every == 0) save_samples(step + 1);
+      if (!last && o.eval_every > 0 && (step + 1) % o.eval_every == 0) evaluate(step + 1);
     }
   } catch (...) {
     // Keep what was learned: the last completed step is saved before the error goes on.
@@ -298,6 +333,7 @@ TrainResult train(const TrainOptions& o, const Tensor& images) {
   if (result.end_step > result.start_step || !o.resume) {
     save_checkpoints(result.end_step);
     save_samples(result.end_step);
+    if (o.eval_every > 0) evaluate(result.end_step);
   }
   if (log && !o.out_dir.empty())
     *log << "step " << result.end_step << ": wrote " << model_path << " and " << state_path << "\n";

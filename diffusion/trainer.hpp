@@ -29,6 +29,9 @@ struct TrainOptions {
   bool hflip = false;                 // random horizontal flips of the training images
   bool importance_sampling = false;   // the vlb loss only: t drawn by LossSecondMomentResampler (Nichol &
                                       // Dhariwal 2021, Sec. 3.3) instead of uniformly
+  double p_uncond = 0.1;              // class-conditional models (model.num_classes > 0): the probability that
+                                      // a training image's label is replaced by the null class, so that one
+                                      // network learns p(x | c) and p(x) (classifier-free guidance)
   uint64_t seed = 0;                  // the init, the batches, t, the noise and dropout all follow from it
   Device device = Device::cpu();
 
@@ -38,6 +41,11 @@ struct TrainOptions {
   int64_t sample_count = 16;          // images in each grid
   int64_t sample_steps = 50;          // DDIM steps (eta 0) for those grids; the full DDPM sampler is tools/sample's
   bool resume = false;                // continue from out_dir/state.safetensors
+
+  int64_t eval_every = 0;             // > 0: call `evaluate` every N steps and at the end
+  // Scores the EMA model (a quality score, tools/train --eval-every); what it returns is shown on the
+  // progress line. It may write files of its own.
+  std::function<std::string(int64_t step, UNet& ema_model)> evaluate;
 
   std::ostream* log = nullptr;        // progress bar and messages; null: silent
   std::function<bool()> stop_requested;  // polled every step: true saves a checkpoint and returns (Ctrl-C)
@@ -55,9 +63,11 @@ struct TrainResult {
 void validate_options(const TrainOptions& options);
 
 // Trains on `images` ([N, C, H, W] float32 in [-1, 1] on the CPU; C and H, W as the model's). The model's
-// output channels must be diffusion.model_output_channels(C) (2C for learned-range variances).
+// output channels must be diffusion.model_output_channels(C) (2C for learned-range variances). A
+// class-conditional model (model.num_classes > 0) needs `labels`, int64 [N] in 0 .. num_classes - 1;
+// an unconditional one takes none.
 // Throws std::invalid_argument on bad options and std::runtime_error when resuming fails or the
 // loss stays non-finite; a checkpoint is written before a runtime failure propagates where possible.
-TrainResult train(const TrainOptions& options, const Tensor& images);
+TrainResult train(const TrainOptions& options, const Tensor& images, const Tensor& labels = Tensor());
 
 }  // namespace ddpm

@@ -55,6 +55,7 @@ void UNetConfig::validate() const {
   if (resolution < 1 || resolution % (int64_t(1) << halvings) != 0)
     fail("resolution (--resolution) " + std::to_string(resolution) + " is not divisible by 2^" +
          std::to_string(halvings) + " (one halving per level of ch_mult, --ch-mult, after the first)");
+  if (num_classes < 0) fail("num_classes is " + std::to_string(num_classes) + ", expected >= 0 (0: unconditional)");
   if (upsample != "nearest" && upsample != "transposed")
     fail("upsample is '" + upsample + "', expected nearest or transposed");
   // Every GroupNorm's width: the levels' channels, and the up path's concatenations cur + skip.
@@ -92,7 +93,7 @@ std::map<std::string, std::string> UNetConfig::to_metadata() const {
   std::ostringstream drop;
   drop.precision(17);
   drop << dropout;
-  return {{"unet.in_channels", std::to_string(in_channels)},
+  std::map<std::string, std::string> m = {{"unet.in_channels", std::to_string(in_channels)},
           {"unet.out_channels", std::to_string(output_channels())},
           {"unet.ch", std::to_string(ch)},
           {"unet.ch_mult", join(ch_mult)},
@@ -102,6 +103,8 @@ std::map<std::string, std::string> UNetConfig::to_metadata() const {
           {"unet.dropout", drop.str()},
           {"unet.resolution", std::to_string(resolution)},
           {"unet.upsample", upsample}};
+  if (num_classes > 0) m["unet.num_classes"] = std::to_string(num_classes);
+  return m;
 }
 
 UNetConfig UNetConfig::from_metadata(const std::map<std::string, std::string>& m) {
@@ -130,6 +133,7 @@ UNetConfig UNetConfig::from_metadata(const std::map<std::string, std::string>& m
   }
   c.resolution = get_int("unet.resolution");
   c.upsample = get("unet.upsample");
+  c.num_classes = m.count("unet.num_classes") ? get_int("unet.num_classes") : 0;
   c.validate();
   return c;
 }
@@ -238,13 +242,8 @@ UNet::UNet(const UNetConfig& c, Generator* gen) : config(c) {
   }
 }
 
-void UNet::build(Generator* gen) {
-  const UNetConfig& c = config;
+DownPath build_down_path(ModuleList& down, const UNetConfig& c, Generator* gen) {
   const int64_t ch = c.ch, temb_ch = 4 * ch;
-  temb1_ = register_module("temb1", std::make_shared<Linear>(ch, temb_ch, true, gen));
-  temb2_ = register_module("temb2", std::make_shared<Linear>(temb_ch, temb_ch, true, gen));
-  conv_in_ = register_module("conv_in", std::make_shared<Conv2d>(c.in_channels, ch, 3, 1, 1, true, gen));
-
   auto res_entry = [&](int64_t cin, int64_t cout, int64_t res) {
     auto e = std::make_shared<UNetEntry>();
     e->res = e->register_module("res", std::make_shared<ResBlock>(cin, cout, temb_ch, c.groups, c.dropout, gen));
@@ -252,32 +251,74 @@ void UNet::build(Generator* gen) {
       e->attn = e->register_module("attn", std::make_shared<SelfAttention2d>(cout, std::min(c.groups, cout), gen));
     return e;
   };
-
-  // down: the channels of every entry's output, which the up path takes back off the skip stack
-  down_ = register_module("down", std::make_shared<ModuleList>());
-  std::vector<int64_t> skip_channels = {ch};
+  // every entry's output channels go on skip_channels, which the up path takes back off the stack
+  DownPath d;
+  d.skip_channels = {ch};
   int64_t cur = ch, res = c.resolution;
   const int64_t levels = int64_t(c.ch_mult.size());
   for (int64_t level = 0; level < levels; ++level) {
     const int64_t out = ch * c.ch_mult[level];
     for (int64_t i = 0; i < c.num_res_blocks; ++i) {
-      down_entries_.push_back(down_->push_back(res_entry(cur, out, res)));
+      d.entries.push_back(down.push_back(res_entry(cur, out, res)));
       cur = out;
-      skip_channels.push_back(cur);
+      d.skip_channels.push_back(cur);
     }
     if (level != levels - 1) {
       auto e = std::make_shared<UNetEntry>();
       e->downsample = e->register_module("downsample", std::make_shared<Conv2d>(cur, cur, 3, 2, 1, true, gen));
-      down_entries_.push_back(down_->push_back(e));
-      skip_channels.push_back(cur);
+      d.entries.push_back(down.push_back(e));
+      d.skip_channels.push_back(cur);
       res /= 2;
     }
   }
+  d.channels = cur;
+  d.resolution = res;
+  return d;
+}
+
+void init_like_paper(Module& root, Generator* gen) {
+  // Re-initialize every conv and linear as the paper's code does (the layers came with PyTorch's
+  // default init); GroupNorms keep weight 1 and bias 0.
+  auto init_tree = [&](auto&& self, Module& m) -> void {
+    if (auto* conv = dynamic_cast<Conv2d*>(&m)) init_layer(conv->weight, conv->bias, gen);
+    if (auto* convt = dynamic_cast<ConvTranspose2d*>(&m)) init_layer(convt->weight, convt->bias, gen);
+    if (auto* lin = dynamic_cast<Linear*>(&m)) init_layer(lin->weight, lin->bias, gen);
+    for (const auto& [name, child] : m.named_children()) self(self, *child);
+  };
+  init_tree(init_tree, root);
+  auto zero_branch_ends = [&](auto&& self, Module& m) -> void {
+    if (auto* rb = dynamic_cast<ResBlock*>(&m)) init_layer(rb->conv2->weight, rb->conv2->bias, gen, true);
+    if (auto* attn = dynamic_cast<SelfAttention2d*>(&m)) init_layer(attn->proj->weight, attn->proj->bias, gen, true);
+    for (const auto& [name, child] : m.named_children()) self(self, *child);
+  };
+  zero_branch_ends(zero_branch_ends, root);
+}
+
+void UNet::build(Generator* gen) {
+  const UNetConfig& c = config;
+  const int64_t ch = c.ch, temb_ch = 4 * ch;
+  temb1_ = register_module("temb1", std::make_shared<Linear>(ch, temb_ch, true, gen));
+  temb2_ = register_module("temb2", std::make_shared<Linear>(temb_ch, temb_ch, true, gen));
+  conv_in_ = register_module("conv_in", std::make_shared<Conv2d>(c.in_channels, ch, 3, 1, 1, true, gen));
+
+  down_ = register_module("down", std::make_shared<ModuleList>());
+  DownPath d = build_down_path(*down_, c, gen);
+  down_entries_ = d.entries;
+  std::vector<int64_t>& skip_channels = d.skip_channels;
+  int64_t cur = d.channels, res = d.resolution;
+  const int64_t levels = int64_t(c.ch_mult.size());
 
   mid1_ = register_module("mid1", std::make_shared<ResBlock>(cur, cur, temb_ch, c.groups, c.dropout, gen));
   mid_attn_ = register_module("mid_attn", std::make_shared<SelfAttention2d>(cur, std::min(c.groups, cur), gen));
   mid2_ = register_module("mid2", std::make_shared<ResBlock>(cur, cur, temb_ch, c.groups, c.dropout, gen));
 
+  auto res_entry = [&](int64_t cin, int64_t cout, int64_t r) {
+    auto e = std::make_shared<UNetEntry>();
+    e->res = e->register_module("res", std::make_shared<ResBlock>(cin, cout, temb_ch, c.groups, c.dropout, gen));
+    if (contains(c.attn_resolutions, r))
+      e->attn = e->register_module("attn", std::make_shared<SelfAttention2d>(cout, std::min(c.groups, cout), gen));
+    return e;
+  };
   up_ = register_module("up", std::make_shared<ModuleList>());
   for (int64_t level = levels - 1; level >= 0; --level) {
     const int64_t out = ch * c.ch_mult[level];
@@ -300,23 +341,11 @@ void UNet::build(Generator* gen) {
 
   norm_out_ = register_module("norm_out", std::make_shared<GroupNorm>(groups_for(c, cur), cur));
   conv_out_ = register_module("conv_out", std::make_shared<Conv2d>(cur, c.output_channels(), 3, 1, 1, true, gen));
-
-  // Re-initialize every conv and linear as the paper's code does (the layers came with PyTorch's
-  // default init); GroupNorms keep weight 1 and bias 0.
-  auto init_tree = [&](auto&& self, Module& m) -> void {
-    if (auto* conv = dynamic_cast<Conv2d*>(&m)) init_layer(conv->weight, conv->bias, gen);
-    if (auto* convt = dynamic_cast<ConvTranspose2d*>(&m)) init_layer(convt->weight, convt->bias, gen);
-    if (auto* lin = dynamic_cast<Linear*>(&m)) init_layer(lin->weight, lin->bias, gen);
-    for (const auto& [name, child] : m.named_children()) self(self, *child);
-  };
-  init_tree(init_tree, *this);
-  auto zero_branch_ends = [&](auto&& self, Module& m) -> void {
-    if (auto* rb = dynamic_cast<ResBlock*>(&m)) init_layer(rb->conv2->weight, rb->conv2->bias, gen, true);
-    if (auto* attn = dynamic_cast<SelfAttention2d*>(&m)) init_layer(attn->proj->weight, attn->proj->bias, gen, true);
-    for (const auto& [name, child] : m.named_children()) self(self, *child);
-  };
-  zero_branch_ends(zero_branch_ends, *this);
+  init_like_paper(*this, gen);
   init_layer(conv_out_->weight, conv_out_->bias, gen, true);
+  // The class table is drawn last, so that an unconditional model's init is what it always was.
+  if (c.class_conditional())
+    class_emb_ = register_module("class_emb", std::make_shared<Embedding>(c.num_classes + 1, temb_ch, gen));
 }
 
 const Tensor& UNet::frequencies(DType dtype, Device device) {
@@ -325,7 +354,7 @@ const Tensor& UNet::frequencies(DType dtype, Device device) {
   return freq_;
 }
 
-Tensor UNet::forward(const Tensor& x, const Tensor& t) {
+Tensor UNet::forward(const Tensor& x, const Tensor& t, const Tensor& y) {
   const UNetConfig& c = config;
   DDPM_CHECK(x.dim() == 4 && x.size(1) == c.in_channels && x.size(2) == c.resolution && x.size(3) == c.resolution,
              "UNet: x has shape ", shape_str(x.shape()), ", expected [B, ", c.in_channels, ", ", c.resolution, ", ",
@@ -337,6 +366,17 @@ Tensor UNet::forward(const Tensor& x, const Tensor& t) {
   // temb: [B, 4ch]
   Tensor temb = timestep_embedding(t, frequencies(temb1_->weight.dtype(), x.device()));
   temb = temb2_->forward(silu(temb1_->forward(temb)));
+  if (class_emb_) {
+    // + the class's row ([B, 4ch]); no label is the null class
+    Tensor labels = y.defined() ? y : full({x.size(0)}, double(c.null_class()), TensorOptions(DType::Int64, x.device()));
+    DDPM_CHECK(labels.dim() == 1 && labels.size(0) == x.size(0) && labels.dtype() == DType::Int64, "UNet: y is ",
+               describe(labels), ", expected int64 [", x.size(0), "] class labels");
+    DDPM_CHECK(labels.device() == x.device(), "UNet: y is on ", labels.device().str(), " but x is on ", x.device().str());
+    temb = temb + class_emb_->forward(labels);
+  } else {
+    DDPM_CHECK(!y.defined(), "UNet: class labels y were given, but this model is unconditional (num_classes 0; "
+               "train it with --class-cond)");
+  }
 
   // down, pushing conv_in's output and every entry's output on the skip stack
   std::vector<Tensor> skips = {conv_in_->forward(x)};

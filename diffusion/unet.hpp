@@ -24,15 +24,21 @@ struct UNetConfig {
   double dropout = 0.0;
   int64_t resolution = 32;                  // the image size (square)
   std::string upsample = "nearest";         // "nearest" (2x nearest, then 3x3 conv) or "transposed"
+  int64_t num_classes = 0;                  // > 0: class-conditional, with a class embedding of num_classes + 1
+                                            // rows (the last, index num_classes, the null class) added to the
+                                            // time embedding (Ho & Salimans 2022); 0: unconditional
 
   // Throws std::invalid_argument naming the first bad field (sizes < 1, resolution not divisible by
   // 2^(levels-1), channels not divisible by their group count, unknown upsample).
   void validate() const;
   // As flat string pairs (the checkpoint's metadata) and back; from_metadata validates.
   std::map<std::string, std::string> to_metadata() const;
-  // (unet.out_channels is optional there: checkpoints from before it existed output in_channels.)
+  // (unet.out_channels and unet.num_classes are optional there: checkpoints from before they existed
+  // output in_channels and are unconditional; num_classes is written only when > 0.)
   static UNetConfig from_metadata(const std::map<std::string, std::string>& metadata);
   int64_t output_channels() const { return out_channels > 0 ? out_channels : in_channels; }
+  bool class_conditional() const { return num_classes > 0; }
+  int64_t null_class() const { return num_classes; }  // the label of "no class" (classifier-free guidance)
 };
 
 // The presets of the spec: "tiny" (CPU demo, 267,313 parameters), "small" (1,623,169), "cifar10"
@@ -82,6 +88,20 @@ class UNetEntry : public Module {
   std::shared_ptr<Module> upsample;    // Conv2d after 2x nearest, or ConvTranspose2d(k=4, s=2, p=1)
 };
 
+// The down path of the spec, shared by the U-Net and the noise-aware classifier (its encoder half):
+// the entries appended to `down` (ResBlocks, attention, downsamplers), the channels of each output the
+// up path takes back (conv_in's first), and the channels and resolution at the bottom.
+struct DownPath {
+  std::vector<std::shared_ptr<UNetEntry>> entries;
+  std::vector<int64_t> skip_channels;
+  int64_t channels = 0, resolution = 0;
+};
+DownPath build_down_path(ModuleList& down, const UNetConfig& config, Generator* gen);
+// The paper's init of every conv and linear under `m` (fan-average uniform, zero biases), with the last
+// layer of every residual branch (ResBlock conv2, attention proj) zeroed so that the branch starts as
+// the identity. GroupNorms and embeddings keep theirs.
+void init_like_paper(Module& m, Generator* gen);
+
 class UNet : public Module {
  public:
   // Initialized as the paper's code (fan-average uniform, zero biases, zero conv2/proj/conv_out),
@@ -91,7 +111,9 @@ class UNet : public Module {
   const char* type_name() const override { return "UNet"; }
   // x_t: [B, in_channels, resolution, resolution] float, t: [B] integer timestep indices
   // (0 .. T-1) -> the network's prediction, [B, output_channels(), resolution, resolution].
-  Tensor forward(const Tensor& x, const Tensor& t);
+  // y: [B] int64 class labels 0 .. num_classes (num_classes: the null class) of a class-conditional
+  // model; undefined: every image gets the null class. An unconditional model takes no y.
+  Tensor forward(const Tensor& x, const Tensor& t, const Tensor& y = Tensor());
 
   const UNetConfig config;
 
@@ -104,6 +126,7 @@ class UNet : public Module {
   Tensor freq_;
 
   std::shared_ptr<Linear> temb1_, temb2_;
+  std::shared_ptr<Embedding> class_emb_;  // num_classes + 1 rows of 4ch; null when unconditional
   std::shared_ptr<Conv2d> conv_in_, conv_out_;
   std::shared_ptr<ModuleList> down_, up_;
   std::vector<std::shared_ptr<UNetEntry>> down_entries_, up_entries_;

@@ -72,6 +72,19 @@ Dropout::Dropout(double p_, Generator* gen) : p(p_), gen_(gen) {
 
 Tensor Dropout::forward(const Tensor& x) { return dropout(x, p, is_training(), gen_); }
 
+Embedding::Embedding(int64_t num, int64_t dim_, Generator* gen) : num_embeddings(num), dim(dim_) {
+  DDPM_CHECK(num > 0 && dim_ > 0, "Embedding: sizes must be positive, got ", num, " embeddings of dim ", dim_);
+  weight = register_parameter("weight", randn({num, dim_}, {}, gen));
+}
+Tensor Embedding::forward(const Tensor& indices) {
+  DDPM_CHECK(indices.dtype() == DType::Int64, "Embedding: indices are ", dtype_name(indices.dtype()),
+             ", expected int64 class indices");
+  Shape shape = indices.shape();
+  shape.push_back(dim);
+  // [N] rows of the table, then back to the indices' shape with dim appended
+  return reshape(index_select(weight, 0, ops::reshape(indices, {indices.numel()})), shape);
+}
+
 SelfAttention2d::SelfAttention2d(int64_t c, int64_t groups, Generator* gen) : channels(c) {
   norm = register_module("norm", std::make_shared<GroupNorm>(groups, c));
   qkv = register_module("qkv", std::make_shared<Conv2d>(c, 3 * c, 1, 1, 0, true, gen));

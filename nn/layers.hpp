@@ -86,6 +86,19 @@ class Dropout : public Module {
   Generator* gen_;
 };
 
+// A table of num_embeddings vectors: indices [...] (int64, 0 .. num_embeddings-1) -> [..., dim], the rows
+// picked by index_select (whose gradient adds into the rows picked). weight: [num_embeddings, dim], drawn
+// from N(0, 1) as PyTorch's nn.Embedding.
+class Embedding : public Module {
+ public:
+  Embedding(int64_t num_embeddings, int64_t dim, Generator* gen = nullptr);
+  const char* type_name() const override { return "Embedding"; }
+  Tensor forward(const Tensor& indices) override;
+
+  const int64_t num_embeddings, dim;
+  Tensor weight;
+};
+
 // Single-head self-attention over the H*W positions of a feature map, with a residual (the DDPM
 // AttnBlock, docs/unet.md): q, k, v = split of qkv(norm(x)) into channel blocks [0, c), [c, 2c),
 // [2c, 3c); h = softmax(q^T k / sqrt(c)) over keys, applied to v; out = x + proj(h).
