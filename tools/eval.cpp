@@ -1,6 +1,8 @@
 // tools/eval: evaluates a model checkpoint on data: the negative log-likelihood bound (eq. 5 of Ho et al.
 // 2020) in bits/dim with its terms L_T, L_1..L_{T-1} and L_0, per-t terms as CSV, and the paper's
-// rate-distortion curves (Fig. 5, Sec. 4.3) as CSV and SVG.
+// rate-distortion curves (Fig. 5, Sec. 4.3) as CSV and SVG; and scores samples (--fd) with our own
+// classifier: the Frechet distance of its features to real images', its class histogram, and the share
+// of class-conditional samples classified as the class asked for.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -10,7 +12,9 @@
 
 #include "diffusion/checkpoint.hpp"
 #include "diffusion/data.hpp"
+#include "diffusion/image_io.hpp"
 #include "diffusion/progress.hpp"
+#include "diffusion/quality.hpp"
 #include "plot_svg.hpp"
 #include "tool_common.hpp"
 
@@ -114,6 +118,60 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+// --fd: the samples against the real images of --data under the classifier.
+int fd_main(const cxxopts::ParseResult& args) {
+  const std::string samples_path = tools::required<std::string>(args, "samples");
+  const std::string classifier_path = tools::required<std::string>(args, "classifier");
+  const std::string data = args["data"].as<std::string>(), split = args["split"].as<std::string>();
+  if (split != "test" && split != "train")
+    throw std::invalid_argument("--split is '" + split + "', expected test or train");
+  const int64_t batch = args["batch"].as<int64_t>();
+  if (batch < 1) throw std::invalid_argument("--batch is " + std::to_string(batch) + ", expected >= 1");
+  const Device device = tools::resolve_device(args["device"].as<std::string>());
+  const ClassifierCheckpoint cc = load_classifier_checkpoint(classifier_path);
+  const UNetConfig& m = cc.config;
+  const Tensor samples = load_npy(samples_path);
+  if (samples.dim() != 4 || samples.size(1) != m.in_channels || samples.size(2) != m.resolution ||
+      samples.size(3) != m.resolution || samples.size(0) < 2)
+    throw std::invalid_argument("--samples " + samples_path + " holds " + describe(samples) + ", expected [N >= 2, " +
+                                std::to_string(m.in_channels) + ", " + std::to_string(m.resolution) + ", " +
+                                std::to_string(m.resolution) + "] for this classifier");
+  const std::string stem = std::filesystem::path(samples_path).replace_extension("").string();
+  Tensor labels;
+  if (std::filesystem::exists(stem + ".labels.npy")) {
+    labels = load_npy(stem + ".labels.npy");
+    if (labels.dim() != 1 || labels.size(0) != samples.size(0))
+      throw std::invalid_argument(stem + ".labels.npy holds " + describe(labels) + ", expected one label per sample");
+  }
+  const std::string data_path = data == "fashion-mnist" ? default_fashion_mnist_path(split) : data;
+  Tensor real = load_dataset(data_path, m.resolution, m.in_channels);
+  if (args.count("num")) real = ops::narrow(real, 0, 0, std::min(real.size(0), args["num"].as<int64_t>()));
+  auto classifier = make_classifier(cc, device);
+  std::cerr << "scoring " << samples.size(0) << " samples of " << samples_path << " against " << real.size(0)
+            << " images of " << data_path << " with " << classifier_path << " on " << device.str() << "\n";
+  const auto start = std::chrono::steady_clock::now();
+  const FeatureStats reference = feature_statistics(classify_images(*classifier, real, batch, device).features);
+  const QualityScore score = score_samples(classify_images(*classifier, samples, batch, device), reference,
+                                           m.num_classes, labels);
+  std::printf("Frechet distance of classifier features (not FID): %.3f  (%lld samples against %lld real images)\n",
+              score.fd, (long long)score.n, (long long)real.size(0));
+  if (data == "fashion-mnist") {
+    // The floor: as many real training images scored the same way (FD grows as the count falls).
+    const Tensor train = ops::narrow(load_dataset("fashion-mnist", m.resolution, m.in_channels), 0, 0, samples.size(0));
+    const double floor = frechet_distance(feature_statistics(classify_images(*classifier, train, batch, device).features),
+                                          reference);
+    std::printf("  the same count of real training images: %.3f\n", floor);
+  }
+  std::printf("class histogram of the samples:\n");
+  for (int64_t k = 0; k < m.num_classes; ++k)
+    std::printf("  %2lld %-14s %6lld  %5.1f%%\n", (long long)k, cc.class_names[size_t(k)].c_str(),
+                (long long)score.histogram[size_t(k)], 100.0 * double(score.histogram[size_t(k)]) / double(score.n));
+  if (score.class_match >= 0)
+    std::printf("classified as the class asked for (%s): %.3f\n", (stem + ".labels.npy").c_str(), score.class_match);
+  std::printf("time          %.1f s\n", seconds_since(start));
+  return 0;
+}
+
 int eval_main(int argc, char** argv) {
   cxxopts::Options options("eval", "Evaluate a DDPM checkpoint written by tools/train on data.");
   options.set_width(110);
@@ -145,6 +203,14 @@ int eval_main(int argc, char** argv) {
                         "t = T-1 down to 0, the receiver holding x_t, then t = -1: x0 decoded losslessly, "
                         "rate the whole bound, distortion 0) and its plots beside it as .svg",
        cxxopts::value<std::string>())
+    ("fd", "Task: score --samples with --classifier at t = 0: the Frechet distance between the features of "
+           "the samples and of --data (FID's formula on our classifier's features: NOT FID, comparable only "
+           "between runs scored with the same classifier), the samples' class histogram, and with labels the "
+           "share classified as the class asked for; also the distance of as many real training images, the "
+           "floor for that sample count")
+    ("samples", "The samples to score: a .npy [N, C, H, W] in [-1, 1] (tools/sample --npy); labels are read "
+                "from NAME.labels.npy beside it when it exists", cxxopts::value<std::string>())
+    ("classifier", "A classifier.safetensors from tools/train-classifier", cxxopts::value<std::string>())
     ("device", "cpu, cuda, cuda:N or auto", cxxopts::value<std::string>()->default_value("auto"))
     ("h,help", "Show this help")
   ;
@@ -154,7 +220,11 @@ int eval_main(int argc, char** argv) {
   const cxxopts::ParseResult& args = *parsed;
 
   // ---- the options, checked before anything is loaded
-  if (!args.count("nll")) throw std::invalid_argument("nothing to do: ask for --nll (the bound in bits/dim)");
+  if (args.count("nll") + args.count("fd") != 1)
+    throw std::invalid_argument(args.count("nll") ? "ask for one task at a time: --nll or --fd"
+                                                  : "nothing to do: ask for --nll (the bound in bits/dim) or --fd "
+                                                    "(the quality score of --samples)");
+  if (args.count("fd")) return fd_main(args);
   const std::string checkpoint_path = tools::required<std::string>(args, "checkpoint");
   const std::string data = args["data"].as<std::string>();
   const std::string split = args["split"].as<std::string>();

@@ -67,6 +67,13 @@ inline std::optional<cxxopts::ParseResult> parse_args(cxxopts::Options& options,
   return args;
 }
 
+// A number as short as it reads: 3, 0.1, 1e-05.
+inline std::string format_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
 // A required option's value, with a clear message when it is missing.
 template <typename T>
 T required(const cxxopts::ParseResult& args, const std::string& name) {

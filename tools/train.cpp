@@ -3,12 +3,17 @@
 // DIR/state.safetensors (enough to resume exactly), DIR/log.csv and sample grids.
 #include <atomic>
 #include <csignal>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <vector>
 
+#include "diffusion/checkpoint.hpp"
 #include "diffusion/data.hpp"
+#include "diffusion/quality.hpp"
 #include "diffusion/trainer.hpp"
+#include "model_options.hpp"
 #include "tool_common.hpp"
 
 using namespace ddpm;
@@ -17,39 +22,53 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 
-// "1,2,2" -> {1, 2, 2}; "none" or "" -> {} (for --attn-res).
-std::vector<int64_t> int_list(const std::string& option, const std::string& text) {
-  std::vector<int64_t> out;
-  if (text == "none" || text.empty()) return out;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) {
-    size_t used = 0;
-    int64_t v = 0;
-    try {
-      v = std::stoll(item, &used);
-    } catch (const std::logic_error&) {
-      used = 0;
+// --eval-every: o.evaluate samples the EMA model, scores it with the classifier against the reference
+// images' statistics (computed once here) and appends a row to DIR/eval.csv.
+void setup_eval(const cxxopts::ParseResult& args, TrainOptions& o) {
+  o.eval_every = args["eval-every"].as<int64_t>();
+  const std::string classifier_path = tools::required<std::string>(args, "eval-classifier");
+  const int64_t samples = args["eval-samples"].as<int64_t>(), steps = args["eval-steps"].as<int64_t>();
+  if (samples < 2) throw std::invalid_argument("--eval-samples is " + std::to_string(samples) + ", expected >= 2");
+  if (steps < 1 || steps > o.diffusion.T)
+    throw std::invalid_argument("--eval-steps is " + std::to_string(steps) + ", expected 1 to T");
+  std::string reference = args.count("eval-reference") ? args["eval-reference"].as<std::string>() : "";
+  if (reference.empty() && args["data"].as<std::string>() != "fashion-mnist")
+    throw std::invalid_argument("--eval-every needs --eval-reference (the real images to score against) for --data " +
+                                args["data"].as<std::string>());
+  const ClassifierCheckpoint cc = load_classifier_checkpoint(classifier_path);
+  if (cc.config.in_channels != o.model.in_channels || cc.config.resolution != o.model.resolution)
+    throw std::invalid_argument("--eval-classifier " + classifier_path + " takes other images than this model");
+  auto classifier = make_classifier(cc, o.device);
+  const Tensor real = reference.empty() ? load_idx_images(default_fashion_mnist_path("test"), o.model.resolution)
+                                        : load_dataset(reference, o.model.resolution, o.model.in_channels);
+  const FeatureStats stats = feature_statistics(classify_images(*classifier, real, 256, o.device).features);
+  std::filesystem::create_directories(o.out_dir);
+  const std::string csv = (std::filesystem::path(o.out_dir) / "eval.csv").string();
+  if (!o.resume || !std::filesystem::exists(csv)) std::ofstream(csv) << "step,fd,class_match\n";
+  const GaussianDiffusion diffusion(o.diffusion);
+  const UNetConfig m = o.model;
+  const Device device = o.device;
+  const uint64_t seed = o.seed;
+  o.evaluate = [=](int64_t step, UNet& model) {
+    Generator gen(seed + 2);  // the same x_T at every evaluation
+    Tensor labels;
+    if (m.class_conditional()) {
+      std::vector<int64_t> y(static_cast<size_t>(samples));
+      for (size_t i = 0; i < y.size(); ++i) y[i] = int64_t(i) % m.num_classes;
+      labels = Tensor::from_vector(y, {samples}).to(device);
     }
-    if (used == 0 || used != item.size())
-      throw std::invalid_argument("--" + option + " is '" + text + "', expected comma-separated integers like 1,2,2");
-    out.push_back(v);
-  }
-  return out;
+    DenoiseModel eps = [&model, &labels](const Tensor& x, const Tensor& t) { return model.forward(x, t, labels); };
+    SampleOptions so;
+    so.device = device;
+    const Tensor x0 = diffusion.ddim_sample_loop(eps, {samples, m.in_channels, m.resolution, m.resolution}, steps, 0.0,
+                                                 gen, so).x0;
+    const QualityScore score = score_samples(classify_images(*classifier, x0, 256, device), stats,
+                                             cc.config.num_classes, labels.defined() ? labels.cpu() : Tensor());
+    std::ofstream(csv, std::ios::app) << step << "," << score.fd << "," << (score.class_match >= 0 ? tools::format_number(score.class_match) : "") << "\n";
+    return to_string(score);
+  };
 }
 
-// The model-shape options that were given replace the preset's values.
-void override_shape(const cxxopts::ParseResult& args, UNetConfig& m) {
-  if (args.count("in-channels")) m.in_channels = args["in-channels"].as<int64_t>();
-  if (args.count("resolution")) m.resolution = args["resolution"].as<int64_t>();
-  if (args.count("ch")) m.ch = args["ch"].as<int64_t>();
-  if (args.count("ch-mult")) m.ch_mult = int_list("ch-mult", args["ch-mult"].as<std::string>());
-  if (args.count("num-res-blocks")) m.num_res_blocks = args["num-res-blocks"].as<int64_t>();
-  if (args.count("attn-res")) m.attn_resolutions = int_list("attn-res", args["attn-res"].as<std::string>());
-  if (args.count("dropout")) m.dropout = args["dropout"].as<double>();
-  if (args.count("groups")) m.groups = args["groups"].as<int64_t>();
-  if (m.in_channels != 1 && m.in_channels != 3)
-    throw std::invalid_argument("--in-channels is " + std::to_string(m.in_channels) + ", expected 1 or 3");
-}
 void on_signal(int) {
   if (g_stop.exchange(true)) std::_Exit(130);  // a second Ctrl-C quits at once
 }
@@ -69,22 +88,17 @@ int train_main(int argc, char** argv) {
        cxxopts::value<std::string>()->default_value("fashion-mnist"))
     ("hflip", "Random horizontal flips of the training images")
     ("max-images", "Train on the first N images of --data only", cxxopts::value<int64_t>())
+    ("class-cond", "Train a class-conditional model (Ho & Salimans 2022): a class embedding added to the time "
+                   "embedding; labels from Fashion-MNIST's label file, --labels (IDX, with an IDX --data), or "
+                   "an image folder's subfolders (one per class)")
+    ("labels", "IDX label file of an IDX --data (with --class-cond)", cxxopts::value<std::string>())
+    ("p-uncond", "With --class-cond: the probability that a training label is replaced by the null class, so "
+                 "that one network also learns the unconditional model (classifier-free guidance)",
+       cxxopts::value<double>()->default_value("0.1"))
   ;
-  options.add_options("Model shape (each overrides the preset's value; docs/unet.md)")
-    ("in-channels", "Image channels: 1 (grey) or 3 (RGB; an image folder is converted)", cxxopts::value<int64_t>())
-    ("resolution", "Image size in pixels (square); divisible by 2^(levels - 1)", cxxopts::value<int64_t>())
-    ("ch", "Base channels (even, >= 4)", cxxopts::value<int64_t>())
-    ("ch-mult", "Channel multiplier of each level, e.g. 1,2,2 (one level per entry)", cxxopts::value<std::string>())
-    ("num-res-blocks", "ResBlocks per level going down (one more going up)", cxxopts::value<int64_t>())
-    ("attn-res", "Resolutions with self-attention, e.g. 16 or 16,8, or none", cxxopts::value<std::string>())
-    ("dropout", "Dropout in the ResBlocks", cxxopts::value<double>())
-    ("groups", "GroupNorm groups (min(groups, channels) per layer)", cxxopts::value<int64_t>())
-  ;
+  tools::add_shape_options(options);
+  tools::add_schedule_options(options);
   options.add_options("Diffusion")
-    ("schedule", "Beta schedule: linear, cosine or quadratic", cxxopts::value<std::string>()->default_value("linear"))
-    ("timesteps", "T, the number of diffusion steps", cxxopts::value<int64_t>()->default_value("1000"))
-    ("beta-start", "beta_1 of the linear and quadratic schedules", cxxopts::value<double>()->default_value("1e-4"))
-    ("beta-end", "beta_T of the linear and quadratic schedules", cxxopts::value<double>()->default_value("0.02"))
     ("objective", "What the network predicts: eps (the paper's L_simple), x0 or v",
        cxxopts::value<std::string>()->default_value("eps"))
     ("variance", "sigma_t^2 of the reverse process, stored in the checkpoint: beta or beta-tilde (fixed, the "
@@ -124,11 +138,22 @@ int train_main(int argc, char** argv) {
        cxxopts::value<int64_t>()->default_value("50"))
     ("h,help", "Show this help")
   ;
+  options.add_options("Quality score during training")
+    ("eval-every", "Every N steps (and at the end), score --eval-samples DDIM samples of the EMA model with "
+                   "--eval-classifier: the Frechet distance of its t = 0 features to the reference images' "
+                   "(not FID), and for a class-conditional model the share classified as the class asked for; "
+                   "written to DIR/eval.csv and shown on the progress line", cxxopts::value<int64_t>())
+    ("eval-classifier", "A classifier.safetensors from tools/train-classifier", cxxopts::value<std::string>())
+    ("eval-samples", "Samples per score", cxxopts::value<int64_t>()->default_value("500"))
+    ("eval-steps", "DDIM steps (eta 0) of those samples", cxxopts::value<int64_t>()->default_value("50"))
+    ("eval-reference", "The real images scored against (default: Fashion-MNIST's test split with --data "
+                       "fashion-mnist; otherwise required)", cxxopts::value<std::string>())
+  ;
   // clang-format on
   cxxopts::ParseResult args = options.parse(argc, argv);
   if (args.count("help")) {
-    std::cout << options.help({"Model and data", "Model shape (each overrides the preset's value; docs/unet.md)",
-                               "Diffusion", "Optimization", "Output"})
+    std::cout << options.help({"Model and data", tools::kShapeGroup,
+                               "Diffusion", "Optimization", "Output", "Quality score during training"})
               << std::endl;
     return 0;
   }
@@ -138,12 +163,9 @@ int train_main(int argc, char** argv) {
   o.preset = args["preset"].as<std::string>();
   o.model = unet_preset(o.preset);
   o.model.upsample = args["upsample"].as<std::string>();
-  override_shape(args, o.model);
+  tools::override_shape(args, o.model);
   o.model.validate();
-  o.diffusion.schedule = parse_beta_schedule(args["schedule"].as<std::string>());
-  o.diffusion.T = args["timesteps"].as<int64_t>();
-  o.diffusion.beta_start = args["beta-start"].as<double>();
-  o.diffusion.beta_end = args["beta-end"].as<double>();
+  tools::read_schedule(args, o.diffusion);
   o.diffusion.objective = parse_objective(args["objective"].as<std::string>());
   o.diffusion.variance = parse_variance(args["variance"].as<std::string>());
   o.diffusion.loss = args.count("loss") ? parse_loss(args["loss"].as<std::string>())
@@ -151,6 +173,10 @@ int train_main(int argc, char** argv) {
   o.diffusion.vlb_weight = args["vlb-weight"].as<double>();
   o.importance_sampling = args.count("importance-sampling") > 0;
   o.model.out_channels = o.diffusion.model_output_channels(o.model.in_channels);
+  o.p_uncond = args["p-uncond"].as<double>();
+  const bool class_cond = args.count("class-cond") > 0;
+  if (!class_cond && (args.count("labels") || args.count("p-uncond")))
+    throw std::invalid_argument("--labels and --p-uncond are for class-conditional training: add --class-cond");
   o.steps = args["steps"].as<int64_t>();
   o.batch_size = args["batch"].as<int64_t>();
   o.lr = args["lr"].as<double>();
@@ -176,22 +202,34 @@ int train_main(int argc, char** argv) {
     std::cerr << "warning: --vlb-weight weighs L_vlb in the hybrid loss only; the " << to_string(o.diffusion.loss)
               << " loss does not use it\n";
   std::cerr << "loading " << o.data_name << " ...\n";
-  Tensor images = load_dataset(o.data_name, o.model.resolution, o.model.in_channels);
+  Tensor images, labels;
+  std::vector<std::string> class_names;
+  if (class_cond) {
+    LabeledImages d = load_labeled_dataset(o.data_name, o.model.resolution, o.model.in_channels,
+                                           args.count("labels") ? args["labels"].as<std::string>() : "");
+    images = d.images, labels = d.labels, class_names = d.class_names;
+    o.model.num_classes = int64_t(class_names.size());
+  } else {
+    images = load_dataset(o.data_name, o.model.resolution, o.model.in_channels);
+  }
   if (args.count("max-images")) {
     const int64_t n = args["max-images"].as<int64_t>();
     if (n < 1 || n > images.size(0))
       throw std::invalid_argument("--max-images is " + std::to_string(n) + ", expected 1 to the " +
                                   std::to_string(images.size(0)) + " images of " + o.data_name);
     images = ops::narrow(images, 0, 0, n).contiguous();
+    if (labels.defined()) labels = ops::narrow(labels, 0, 0, n).contiguous();
     o.data_name += " (first " + std::to_string(n) + " images)";  // recorded, and checked on resume
   }
-  std::cerr << "training the " << o.preset << " U-Net (" << UNet(o.model).num_parameters() << " parameters) on "
-            << images.size(0) << " images, batch " << o.batch_size << ", " << o.steps << " steps, on "
+  if (args.count("eval-every")) setup_eval(args, o);
+  std::cerr << "training the " << o.preset << (class_cond ? " class-conditional" : "") << " U-Net ("
+            << UNet(o.model).num_parameters() << " parameters) on " << images.size(0) << " images"
+            << (class_cond ? " of " + std::to_string(class_names.size()) + " classes" : "") << ", batch " << o.batch_size << ", " << o.steps << " steps, on "
             << o.device.str() << "; writing to " << o.out_dir << "\n";
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-  TrainResult r = train(o, images);
+  TrainResult r = train(o, images, labels);
   if (r.stopped_early)
     std::cerr << "stopped at step " << r.end_step << "; continue with the same command and --resume\n";
   return 0;
