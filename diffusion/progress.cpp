@@ -15,6 +15,7 @@ ProgressBar::ProgressBar(std::ostream& out, int64_t start, int64_t total, std::s
   // Redraw in place only when the stream is a terminal; otherwise print a line every 5%.
   interactive_ = (&out == &std::cerr && isatty(STDERR_FILENO)) || (&out == &std::cout && isatty(STDOUT_FILENO));
   began_ = last_draw_ = std::chrono::steady_clock::now();
+  done_ = start;
 }
 
 std::string ProgressBar::format_seconds(double seconds) {
@@ -27,6 +28,7 @@ std::string ProgressBar::format_seconds(double seconds) {
 }
 
 void ProgressBar::update(int64_t done, const std::string& extra) {
+  done_ = done;
   auto now = std::chrono::steady_clock::now();
   if (interactive_) {
     if (done < total_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
@@ -41,7 +43,7 @@ void ProgressBar::update(int64_t done, const std::string& extra) {
   draw(done, extra, false);
 }
 
-void ProgressBar::finish(const std::string& extra) { draw(total_, extra, true); }
+void ProgressBar::finish(const std::string& extra) { draw(done_, extra, true); }
 
 void ProgressBar::draw(int64_t done, const std::string& extra, bool final) {
   double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - began_).count();

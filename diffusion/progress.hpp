@@ -16,6 +16,7 @@ class ProgressBar {
               std::string unit = "it");
   // Marks `done` steps finished; `extra` is shown after the counts (e.g. "loss 0.0312").
   void update(int64_t done, const std::string& extra = "");
+  // The last line: the last update()'s count (a loop stopped early shows where it stopped).
   void finish(const std::string& extra = "");
 
   static std::string format_seconds(double seconds);  // 75 -> "1:15", 3700 -> "1:01:40"
@@ -28,6 +29,7 @@ class ProgressBar {
   std::string label_, unit_;
   bool interactive_;
   int64_t last_printed_percent_ = -1;
+  int64_t done_ = 0;  // the last update()'s count
   std::chrono::steady_clock::time_point began_, last_draw_;
 };
 

@@ -27,4 +27,15 @@ TEST_CASE("progress bar in a log prints each 5 percent and its last line once") 
   CHECK(count == 20);  // 2/40, 4/40, ..., 38/40 (every 5%), then the final line
 }
 
+TEST_CASE("progress bar of a loop stopped early ends at the step it reached") {
+  std::ostringstream log;
+  ProgressBar bar(log, 5, 100, "train", 1, "img");  // a resumed run: from 5 to 100
+  for (int64_t k = 6; k <= 12; ++k) bar.update(k);
+  bar.finish();  // stopped at 12 (Ctrl-C)
+  const std::string text = log.str();
+  const std::string last = text.substr(text.rfind("train ["));
+  CHECK(last.find("12/100") != std::string::npos);
+  CHECK(text.find("100/100") == std::string::npos);
+}
+
 }  // TEST_SUITE
