@@ -9,6 +9,7 @@
 
 #include "autograd/autograd.hpp"
 #include "diffusion/gaussian_diffusion.hpp"
+#include "diffusion/guidance.hpp"
 #include "diffusion/trainer.hpp"
 #include "diffusion/unet.hpp"
 #include "nn/ema.hpp"
@@ -232,7 +233,7 @@ void check_training_steps(Device device) {
 // step, so the counts between two polls are exactly one step's. No checkpoint or sample grid is made
 // before the end of the run, outside the counted window. `batch_uploads`: 0 on the CPU (the loader's
 // batch already is a CPU tensor), 1 on a GPU (the batch's copy to the device).
-void check_train_loop(Device device, uint64_t batch_uploads, bool learned = false) {
+void check_train_loop(Device device, uint64_t batch_uploads, bool learned = false, bool conditional = false) {
   test::TempDir dir("host_syncs");
   TrainOptions o;
   o.model = toy_unet();
@@ -241,6 +242,7 @@ void check_train_loop(Device device, uint64_t batch_uploads, bool learned = fals
     o.diffusion.variance = VarianceType::LearnedRange;
     o.diffusion.loss = LossType::Hybrid;
   }
+  if (conditional) o.model.num_classes = 4;  // the labels go up with the batch
   o.preset = "toy";
   o.diffusion.T = 100;
   o.diffusion.beta_end = 0.2;
@@ -255,7 +257,9 @@ void check_train_loop(Device device, uint64_t batch_uploads, bool learned = fals
     polls.push_back(host_sync_counts());
     return false;
   };
-  TrainResult r = train(o, test::toy_images(12));
+  std::vector<int64_t> y(12);
+  for (size_t i = 0; i < y.size(); ++i) y[i] = int64_t(i % 4);
+  TrainResult r = train(o, test::toy_images(12), conditional ? Tensor::from_vector(y, {12}) : Tensor());
   REQUIRE(r.losses.size() == 6);
   CHECK(r.skipped_steps == 0);
   REQUIRE(polls.size() == 6);
@@ -272,9 +276,41 @@ void check_train_loop(Device device, uint64_t batch_uploads, bool learned = fals
   CHECK(window.synchronizes == 0);
 }
 
+// Classifier-free guidance at w = 3 (the batch of 2B) on a class-conditional model: no host read,
+// upload or synchronize per sampler loop once its tables are on the device.
+void check_guided_sampling(Device device) {
+  UNetConfig c = toy_unet();
+  c.num_classes = 3;
+  UNet unet(c);
+  unet.to(device);
+  unet.eval();
+  const Tensor labels = Tensor::from_vector(std::vector<int64_t>{0, 2}, {2}).to(device);
+  DenoiseModel model = classifier_free_guidance(unet, labels, 3.0);
+  DiffusionConfig dc;
+  dc.T = 10;
+  GaussianDiffusion d(dc);
+  Generator gen(2);
+  SampleOptions o;
+  o.device = device;
+  d.ddim_sample_loop(model, {2, 1, 8, 8}, 3, 0.0, gen, o);  // the tables and frequencies go up once
+  HostSyncCounts n = counted([&] {
+    d.p_sample_loop(model, {2, 1, 8, 8}, gen, o);
+    d.ddim_sample_loop(model, {2, 1, 8, 8}, 3, 0.0, gen, o);
+  });
+  check_counts(n, 0, 0, 0);
+}
+
 }  // namespace
 
 TEST_SUITE("cpu") {
+
+TEST_CASE("guided sampling of a class-conditional model makes no host read - upload or synchronize") {
+  check_guided_sampling(Device::cpu());
+}
+
+TEST_CASE("class-conditional train reads once per step and never synchronizes") {
+  check_train_loop(Device::cpu(), 0, false, true);
+}
 
 TEST_CASE("a sampler step makes no host read - upload or synchronize") { check_sampler_steps(Device::cpu()); }
 
@@ -319,6 +355,16 @@ TEST_CASE("cuda learned variances: a respaced sampler and the bound make no host
 TEST_CASE("cuda train with the hybrid loss reads once per step and never synchronizes") {
   DDPM_REQUIRE_CUDA_OR_SKIP();
   check_train_loop(Device::cuda(), 1, true);
+}
+
+TEST_CASE("cuda guided sampling of a class-conditional model makes no host read - upload or synchronize") {
+  DDPM_REQUIRE_CUDA_OR_SKIP();
+  check_guided_sampling(Device::cuda());
+}
+
+TEST_CASE("cuda class-conditional train reads once per step - uploads its batch and labels and never synchronizes") {
+  DDPM_REQUIRE_CUDA_OR_SKIP();
+  check_train_loop(Device::cuda(), 2, false, true);
 }
 
 }  // TEST_SUITE("cuda")
