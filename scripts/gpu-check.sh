@@ -3,7 +3,8 @@
 # everything for sm_90, runs the whole test suite with DDPM_EXPECT_GPU=1, compute-sanitizer memcheck
 # over a few CUDA test cases of each kernel family, a 200-step training run whose loss must fall and
 # whose first 5 losses must match the CPU's, the bound (tools/eval) on the GPU against the CPU and a
-# learned-range run, benchmarks beside PyTorch (training step and sampling;
+# learned-range run, class-conditional training, a classifier, guided sampling and its quality score
+# against the CPU's, benchmarks beside PyTorch (training step and sampling;
 # eager float32, bf16 autocast channels_last, torch.compile), and our model.safetensors loaded by the
 # safetensors package into bench/unet_torch.py and compared with our forward. Writes OUTDIR/summary.md
 # (also printed last) and OUTDIR/logs.tar.gz (every log); exit code 0 when every step passed, else 1.
@@ -425,6 +426,37 @@ if [ $rc_l = 0 ] && [ -f "$csv_l" ]; then
   awk -v r="$ratio" 'BEGIN { exit !(r < 0.7) }' || ok=0
 else
   note+="; the learned-range run failed (exit $rc_l, train-learned-$DEV.log)"; ok=0
+fi
+if [ $ok = 1 ]; then step_end PASS "$note"; else step_end FAIL "$note"; fi
+
+# ---- 3c2. class conditioning, guidance and the quality score on the device --------------------------
+step_begin guidance
+note=""; ok=1
+G=$RUNS/guidance-$DEV
+run_logged "$LOGS/train-cond-$DEV.log" 90 "$B/tools/train" --preset tiny --data fashion-mnist --class-cond --batch 32 \
+  --lr 1e-3 --warmup 10 --steps 40 --sample-every 0 --sample-count 10 --sample-steps 5 --checkpoint-every 0 \
+  --device "$DEV" --out "$G"; rc_t=$?
+run_logged "$LOGS/train-classifier-$DEV.log" 90 "$B/tools/train-classifier" --steps 60 --batch 64 --device "$DEV" \
+  --out "$G/classifier.safetensors"; rc_c=$?
+if [ $rc_t = 0 ] && [ $rc_c = 0 ]; then
+  note+="$(grep -o 'test accuracy.*' "$LOGS/train-classifier-$DEV.log" | head -c 90)"
+  run_logged "$LOGS/sample-guided-$DEV.log" 60 "$B/tools/sample" --checkpoint "$G/model.safetensors" --class all --n 4 \
+    --guidance 3 --classifier "$G/classifier.safetensors" --classifier-scale 2 --sampler ddim --steps 10 \
+    --device "$DEV" --out "$G/guided.png" --npy "$G/guided.npy"; rc_s=$?
+  for dev in "$DEV" cpu; do
+    run_logged "$LOGS/eval-fd-$dev.log" 60 "$B/tools/eval" --fd --samples "$G/guided.npy" \
+      --classifier "$G/classifier.safetensors" --n 500 --device "$dev"
+  done
+  fd_of() { awk '/^Frechet/ { sub(/.*\(not FID\): /, ""); print $1 }' "$1"; }
+  fd_dev=$(fd_of "$LOGS/eval-fd-$DEV.log"); fd_cpu=$(fd_of "$LOGS/eval-fd-cpu.log")
+  if [ $rc_s = 0 ] && [ -n "$fd_dev" ] && [ -n "$fd_cpu" ]; then
+    note+="; guided samples scored on $DEV: fd $fd_dev, on cpu $fd_cpu (within 1%)"
+    awk -v a="$fd_dev" -v b="$fd_cpu" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 0.01 * b + 1e-6) }' || ok=0
+  else
+    note+="; guided sampling or eval --fd failed (sample-guided-$DEV.log, eval-fd-*.log)"; ok=0
+  fi
+else
+  note+="class-conditional training (exit $rc_t) or train-classifier (exit $rc_c) failed"; ok=0
 fi
 if [ $ok = 1 ]; then step_end PASS "$note"; else step_end FAIL "$note"; fi
 
