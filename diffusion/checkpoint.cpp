@@ -58,17 +58,23 @@ uint64_t parse_u64(const SafetensorsFile& file, const std::string& key) {
   }
 }
 
+// Writes float32 weights with both configurations and the format in the metadata, atomically.
+void save_with_configs(const std::string& path, const char* format, const UNetConfig& unet,
+                       const DiffusionConfig& diffusion, const StateDict& weights,
+                       std::map<std::string, std::string> metadata) {
+  for (const auto& kv : unet.to_metadata()) metadata[kv.first] = kv.second;
+  for (const auto& kv : diffusion.to_metadata()) metadata[kv.first] = kv.second;
+  metadata["format"] = format;
+  StateDict float32;
+  for (const auto& [name, tensor] : weights) float32.emplace_back(name, tensor.to(DType::Float32));
+  save_safetensors(path, float32, metadata);
+}
+
 }  // namespace
 
 void save_model_checkpoint(const std::string& path, const UNetConfig& unet, const DiffusionConfig& diffusion,
                            const StateDict& weights, const std::map<std::string, std::string>& extra) {
-  std::map<std::string, std::string> metadata = extra;
-  for (const auto& kv : unet.to_metadata()) metadata[kv.first] = kv.second;
-  for (const auto& kv : diffusion.to_metadata()) metadata[kv.first] = kv.second;
-  metadata["format"] = kModelFormat;
-  StateDict float32;
-  for (const auto& [name, tensor] : weights) float32.emplace_back(name, tensor.to(DType::Float32));
-  save_safetensors(path, float32, metadata);
+  save_with_configs(path, kModelFormat, unet, diffusion, weights, extra);
 }
 
 ModelCheckpoint load_model_checkpoint(const std::string& path) {
@@ -103,15 +109,15 @@ std::shared_ptr<UNet> make_unet(const ModelCheckpoint& checkpoint, Device device
 
 void save_classifier_checkpoint(const std::string& path, const ClassifierCheckpoint& c) {
   std::map<std::string, std::string> metadata = c.metadata;
-  for (const auto& kv : c.config.to_metadata()) metadata[kv.first] = kv.second;
-  for (const auto& kv : c.diffusion.to_metadata()) metadata[kv.first] = kv.second;
   std::string names;
-  for (const std::string& n : c.class_names) names += (names.empty() ? "" : ",") + n;
+  for (const std::string& n : c.class_names) {
+    if (n.find(',') != std::string::npos)
+      throw std::invalid_argument("save_classifier_checkpoint: the class name '" + n + "' has a comma (the "
+                                  "metadata lists the names comma-separated); rename its folder");
+    names += (names.empty() ? "" : ",") + n;
+  }
   metadata["classes"] = names;
-  metadata["format"] = kClassifierFormat;
-  StateDict float32;
-  for (const auto& [name, tensor] : c.weights) float32.emplace_back(name, tensor.to(DType::Float32));
-  save_safetensors(path, float32, metadata);
+  save_with_configs(path, kClassifierFormat, c.config, c.diffusion, c.weights, metadata);
 }
 
 ClassifierCheckpoint load_classifier_checkpoint(const std::string& path) {

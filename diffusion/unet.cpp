@@ -228,6 +228,15 @@ void init_layer(const Tensor& weight, const Tensor& bias, Generator* gen, bool z
 
 bool contains(const std::vector<int64_t>& v, int64_t x) { return std::find(v.begin(), v.end(), x) != v.end(); }
 
+// A ResBlock(cin -> cout) entry, with an AttnBlock when `res` is one of the attention resolutions.
+std::shared_ptr<UNetEntry> make_res_entry(const UNetConfig& c, int64_t cin, int64_t cout, int64_t res, Generator* gen) {
+  auto e = std::make_shared<UNetEntry>();
+  e->res = e->register_module("res", std::make_shared<ResBlock>(cin, cout, 4 * c.ch, c.groups, c.dropout, gen));
+  if (contains(c.attn_resolutions, res))
+    e->attn = e->register_module("attn", std::make_shared<SelfAttention2d>(cout, std::min(c.groups, cout), gen));
+  return e;
+}
+
 }  // namespace
 
 UNet::UNet(const UNetConfig& c, Generator* gen) : config(c) {
@@ -243,14 +252,8 @@ UNet::UNet(const UNetConfig& c, Generator* gen) : config(c) {
 }
 
 DownPath build_down_path(ModuleList& down, const UNetConfig& c, Generator* gen) {
-  const int64_t ch = c.ch, temb_ch = 4 * ch;
-  auto res_entry = [&](int64_t cin, int64_t cout, int64_t res) {
-    auto e = std::make_shared<UNetEntry>();
-    e->res = e->register_module("res", std::make_shared<ResBlock>(cin, cout, temb_ch, c.groups, c.dropout, gen));
-    if (contains(c.attn_resolutions, res))
-      e->attn = e->register_module("attn", std::make_shared<SelfAttention2d>(cout, std::min(c.groups, cout), gen));
-    return e;
-  };
+  const int64_t ch = c.ch;
+  auto res_entry = [&](int64_t cin, int64_t cout, int64_t res) { return make_res_entry(c, cin, cout, res, gen); };
   // every entry's output channels go on skip_channels, which the up path takes back off the stack
   DownPath d;
   d.skip_channels = {ch};
@@ -312,13 +315,7 @@ void UNet::build(Generator* gen) {
   mid_attn_ = register_module("mid_attn", std::make_shared<SelfAttention2d>(cur, std::min(c.groups, cur), gen));
   mid2_ = register_module("mid2", std::make_shared<ResBlock>(cur, cur, temb_ch, c.groups, c.dropout, gen));
 
-  auto res_entry = [&](int64_t cin, int64_t cout, int64_t r) {
-    auto e = std::make_shared<UNetEntry>();
-    e->res = e->register_module("res", std::make_shared<ResBlock>(cin, cout, temb_ch, c.groups, c.dropout, gen));
-    if (contains(c.attn_resolutions, r))
-      e->attn = e->register_module("attn", std::make_shared<SelfAttention2d>(cout, std::min(c.groups, cout), gen));
-    return e;
-  };
+  auto res_entry = [&](int64_t cin, int64_t cout, int64_t r) { return make_res_entry(c, cin, cout, r, gen); };
   up_ = register_module("up", std::make_shared<ModuleList>());
   for (int64_t level = levels - 1; level >= 0; --level) {
     const int64_t out = ch * c.ch_mult[level];

@@ -5,7 +5,7 @@
 # scores each with tools/eval --fd: the share classified as the class asked for, the Frechet distance
 # of the classifier's features (not FID), and the grids.
 #
-#   scripts/guidance-demo.sh              # the defaults below, on the CPU (about 40 minutes on 2 cores)
+#   scripts/guidance-demo.sh              # the defaults below, on the CPU (about 30 minutes on 2 cores)
 #   DEVICE=cuda scripts/guidance-demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
