@@ -47,6 +47,7 @@ int train_classifier_main(int argc, char** argv) {
     ("test-data", "Labelled images to report the accuracy on (default: Fashion-MNIST's test split with --data "
                   "fashion-mnist; none otherwise)", cxxopts::value<std::string>())
     ("test-labels", "IDX label file of an IDX --test-data", cxxopts::value<std::string>())
+    ("test-images", "Report the accuracy on the first N test images only (default: all)", cxxopts::value<int64_t>())
   ;
   tools::add_shape_options(options);
   tools::add_schedule_options(options);
@@ -100,6 +101,12 @@ int train_classifier_main(int argc, char** argv) {
     test_set = {load_idx_images(default_fashion_mnist_path("test"), m.resolution),
                 load_idx_labels(default_fashion_mnist_labels_path("test")), {}};
 
+  if (args.count("test-images") && test_set.images.defined()) {
+    const int64_t n = args["test-images"].as<int64_t>();
+    if (n < 1) throw std::invalid_argument("--test-images is " + std::to_string(n) + ", expected >= 1");
+    test_set.images = ops::narrow(test_set.images, 0, 0, std::min(n, test_set.images.size(0)));
+    test_set.labels = ops::narrow(test_set.labels, 0, 0, test_set.images.size(0));
+  }
   Generator gen(seed);
   NoisyClassifier clf(ckpt.config, &gen);
   clf.to(device);
