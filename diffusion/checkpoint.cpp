@@ -99,12 +99,22 @@ ModelCheckpoint load_model_checkpoint(const std::string& path) {
   });
 }
 
-std::shared_ptr<UNet> make_unet(const ModelCheckpoint& checkpoint, Device device) {
-  auto model = std::make_shared<UNet>(checkpoint.unet);
-  model->load_state_dict(checkpoint.weights);
+namespace {
+
+// A network of type M built from its configuration, with the weights loaded, in eval mode, on `device`.
+template <typename M>
+std::shared_ptr<M> make_loaded(const UNetConfig& config, const StateDict& weights, Device device) {
+  auto model = std::make_shared<M>(config);
+  model->load_state_dict(weights);
   model->to(device);
   model->eval();
   return model;
+}
+
+}  // namespace
+
+std::shared_ptr<UNet> make_unet(const ModelCheckpoint& checkpoint, Device device) {
+  return make_loaded<UNet>(checkpoint.unet, checkpoint.weights, device);
 }
 
 void save_classifier_checkpoint(const std::string& path, const ClassifierCheckpoint& c) {
@@ -131,8 +141,8 @@ ClassifierCheckpoint load_classifier_checkpoint(const std::string& path) {
     std::stringstream names(file.metadata.count("classes") ? file.metadata.at("classes") : "");
     for (std::string name; std::getline(names, name, ',');) c.class_names.push_back(name);
     if (int64_t(c.class_names.size()) != c.config.num_classes)
-      throw std::runtime_error("metadata classes names " + std::to_string(c.class_names.size()) +
-                               " classes, unet.num_classes " + std::to_string(c.config.num_classes));
+      throw std::runtime_error("the metadata names " + std::to_string(c.class_names.size()) +
+                               " classes (classes), but unet.num_classes is " + std::to_string(c.config.num_classes));
     for (const auto& [name, tensor] : file.tensors) c.weights.emplace_back(name, tensor);
     NoisyClassifier probe(c.config);  // the weights must fit the configuration
     probe.load_state_dict(c.weights);
@@ -141,11 +151,7 @@ ClassifierCheckpoint load_classifier_checkpoint(const std::string& path) {
 }
 
 std::shared_ptr<NoisyClassifier> make_classifier(const ClassifierCheckpoint& checkpoint, Device device) {
-  auto classifier = std::make_shared<NoisyClassifier>(checkpoint.config);
-  classifier->load_state_dict(checkpoint.weights);
-  classifier->to(device);
-  classifier->eval();
-  return classifier;
+  return make_loaded<NoisyClassifier>(checkpoint.config, checkpoint.weights, device);
 }
 
 void save_training_state(const std::string& path, const TrainingState& state, const Module& model, const EMA& ema,

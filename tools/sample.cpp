@@ -235,6 +235,10 @@ int sample_main(int argc, char** argv) {
   // DDPM on S < T steps: the respaced chain, sampled over all of its S steps.
   if (sampler == "ddpm" && steps < diffusion.T()) diffusion = diffusion.respaced(steps);
   std::shared_ptr<UNet> model = make_unet(ckpt, device);
+  std::optional<ClassifierCheckpoint> classifier_file;
+  if (args.count("classifier")) classifier_file = load_classifier_checkpoint(args["classifier"].as<std::string>());
+  // The classes --class counts: the model's, or the guiding classifier's for an unconditional model.
+  const int64_t classes = m.class_conditional() ? m.num_classes : classifier_file ? classifier_file->config.num_classes : 0;
   const Shape image_shape = {m.in_channels, m.resolution, m.resolution};
   Generator gen(args["seed"].as<uint64_t>());
 
@@ -292,9 +296,6 @@ int sample_main(int argc, char** argv) {
     // x_T: read, drawn, or interpolated between two latents
     if (class_spec == "all") {
       const int64_t per_class = args.count("num") ? n : 8;
-      const int64_t classes = m.class_conditional() ? m.num_classes
-                                                    : load_classifier_checkpoint(args["classifier"].as<std::string>())
-                                                          .config.num_classes;
       n = per_class * classes;
       ncols = per_class;
     }
@@ -326,21 +327,18 @@ int sample_main(int argc, char** argv) {
   std::shared_ptr<NoisyClassifier> classifier;
   std::string guided;
   if (!class_spec.empty()) {
-    const int64_t classes = m.class_conditional() ? m.num_classes
-                                                  : load_classifier_checkpoint(args["classifier"].as<std::string>())
-                                                        .config.num_classes;
     labels = class_labels(class_spec, n, ncols > 0 ? ncols : n, classes).to(device);
     if (m.class_conditional()) {
       eps_theta = classifier_free_guidance(*model, labels, w);
       guided = ", class " + class_spec + ", guidance w = " + tools::format_number(w);
     }
   }
-  if (args.count("classifier")) {
-    const ClassifierCheckpoint cc = load_classifier_checkpoint(args["classifier"].as<std::string>());
+  if (classifier_file) {
+    const ClassifierCheckpoint& cc = *classifier_file;
     if (cc.config.in_channels != m.in_channels || cc.config.resolution != m.resolution || cc.diffusion.T != ckpt.diffusion.T ||
         cc.diffusion.schedule != ckpt.diffusion.schedule)
       throw std::invalid_argument("--classifier " + args["classifier"].as<std::string>() +
-                                  " was trained for other images or another schedule (" + cc.config.to_metadata()["unet.resolution"] +
+                                  " was trained for other images or another schedule (" + std::to_string(cc.config.resolution) +
                                   " px, T = " + std::to_string(cc.diffusion.T) + ") than this model's");
     if (m.class_conditional() && cc.config.num_classes != m.num_classes)
       throw std::invalid_argument("--classifier tells " + std::to_string(cc.config.num_classes) +
