@@ -50,6 +50,10 @@ Tensor cos(const Tensor& x);
 Tensor tanh(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
 Tensor silu(const Tensor& x);
+// log(1 + e^x); its forward and backward halves are course assignment 1 (course/a1_softplus).
+Tensor softplus(const Tensor& x);
+Tensor softplus_forward(const Tensor& x);                    // no gradient: the ops:: forward
+Tensor softplus_backward(const Tensor& g, const Tensor& x);  // g * d softplus / dx
 Tensor relu(const Tensor& x);
 Tensor clamp(const Tensor& x, double lo, double hi);
 Tensor pow(const Tensor& x, double exponent);

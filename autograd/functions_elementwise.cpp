@@ -79,6 +79,27 @@ Tensor silu(const Tensor& x) {
   });
 }
 
+// softplus(x) = log(1 + e^x), a smooth relu. Course assignment 1 (course/a1_softplus): its two halves
+// below are what a student writes. The forward must not overflow for large |x|: written as
+// max(x, 0) + log(1 + e^{-|x|}) it never exponentiates a positive number. Its derivative is the logistic
+// sigmoid, so the backward is g * sigmoid(x).
+Tensor softplus_forward(const Tensor& x) {
+  // BEGIN SOLUTION softplus_forward
+  return ops::add(ops::maximum(x, 0.0), ops::log(ops::add(ops::exp(ops::neg(ops::abs(x))), 1.0)));
+  // END SOLUTION
+}
+
+Tensor softplus_backward(const Tensor& g, const Tensor& x) {
+  // BEGIN SOLUTION softplus_backward
+  return g * ops::sigmoid(x);
+  // END SOLUTION
+}
+
+Tensor softplus(const Tensor& x) {
+  return record("softplus", softplus_forward(x), {x},
+                [x](const Tensor& g) -> Grads { return {softplus_backward(g, x)}; });
+}
+
 Tensor relu(const Tensor& x) {
   Tensor y = ops::relu(x);
   // 1 where x > 0, else 0 (0 at x = 0, as PyTorch).

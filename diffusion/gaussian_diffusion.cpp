@@ -216,14 +216,18 @@ Tensor GaussianDiffusion::q_sample(const Tensor& x0, const Tensor& t, const Tens
 
 Tensor GaussianDiffusion::q_sample_at(const Tensor& x0, const Steps& s, const Tensor& noise) const {
   // eq. 4: q(x_t | x0) = N(sqrt(abar_t) x0, (1 - abar_t) I)
+  // BEGIN SOLUTION q_sample
   return coef(kSqrtAlphasCumprod, s, x0) * x0 + coef(kSqrtOneMinusAlphasCumprod, s, x0) * noise;
+  // END SOLUTION
 }
 
 Tensor GaussianDiffusion::q_step(const Tensor& x_prev, const Tensor& t, const Tensor& noise) const {
   check_same_shape("q_step", "x_prev", x_prev, "noise", noise);
   const Steps s = steps_of(t, x_prev, "q_step");
   // eq. 2: q(x_t | x_{t-1}) = N(sqrt(1 - beta_t) x_{t-1}, beta_t I)
+  // BEGIN SOLUTION q_step
   return coef(kSqrtAlphas, s, x_prev) * x_prev + coef(kSqrtBetas, s, x_prev) * noise;
+  // END SOLUTION
 }
 
 GaussianDiffusion::Posterior GaussianDiffusion::q_posterior_mean_variance(const Tensor& x0, const Tensor& x_t,
@@ -235,8 +239,10 @@ GaussianDiffusion::Posterior GaussianDiffusion::q_posterior_mean_variance(const 
 GaussianDiffusion::Posterior GaussianDiffusion::q_posterior_at(const Tensor& x0, const Tensor& x_t,
                                                                const Steps& s) const {
   // eq. 7: mu-tilde_t = coef1 x0 + coef2 x_t, variance beta-tilde_t
+  // BEGIN SOLUTION q_posterior
   Tensor mean = coef(kPosteriorMeanCoef1, s, x_t) * x0 + coef(kPosteriorMeanCoef2, s, x_t) * x_t;
   return {mean, coef(kPosteriorVariance, s, x_t), coef(kPosteriorLogVarianceClipped, s, x_t)};
+  // END SOLUTION
 }
 
 Tensor GaussianDiffusion::predict_x0_from_eps(const Tensor& x_t, const Tensor& t, const Tensor& eps) const {
@@ -363,12 +369,14 @@ Tensor GaussianDiffusion::p_sample(const DenoiseModel& model, const Tensor& x_t,
   if (opts.cond_fn) p.mean = p.mean + p.variance * opts.cond_fn(x_t, model_t);
   // Algorithm 2, line 4: x_{t-1} = mu_theta(x_t, t) + sigma_t z, with z = 0 at the last step (t = 0):
   // the mask 1[t > 0] is made from t on the device, [B, 1, 1, 1].
+  // BEGIN SOLUTION p_sample
   Tensor nonzero = ops::reshape(ops::gt(s.t, 0.0).to(x_t.dtype()), per_sample_shape(s.t.size(0), x_t));
   Shape noise_shape = x_t.shape();
   if (opts.shared_noise) noise_shape[0] = 1;  // one draw, broadcast over the rows
   Tensor z = randn(noise_shape, TensorOptions(x_t.dtype(), x_t.device()), &gen);
   if (pred_x0) *pred_x0 = p.pred_x0;
   return p.mean + (nonzero * exp(0.5 * p.log_variance)) * z;
+  // END SOLUTION
 }
 
 namespace {
@@ -457,7 +465,6 @@ SampleResult GaussianDiffusion::ddim_sample_loop(const DenoiseModel& model, cons
   for (int64_t i = 0; i < S; ++i) {
     const int64_t t = tau[size_t(i)];
     const double a = abar[size_t(t)];
-    const double a_prev = i + 1 < S ? abar[size_t(tau[size_t(i + 1)])] : 1.0;  // the last step lands on x0
     // t for every sample, filled on x's device (no copy from the host)
     const Steps st{full({shape[0]}, double(t), TensorOptions(DType::Int64, x.device()))};
     const Tensor model_t = model_timesteps(st);
@@ -468,6 +475,8 @@ SampleResult GaussianDiffusion::ddim_sample_loop(const DenoiseModel& model, cons
       p.pred_x0 = predict_x0_from_eps_at(x, st, p.pred_eps);
     }
     // Song et al. 2021 eq. 16: sigma = eta sqrt((1 - abar_prev) / (1 - abar)) sqrt(1 - abar / abar_prev)
+    // BEGIN SOLUTION ddim_step
+    const double a_prev = i + 1 < S ? abar[size_t(tau[size_t(i + 1)])] : 1.0;  // the last step lands on x0
     const double sigma = eta * std::sqrt((1.0 - a_prev) / (1.0 - a)) * std::sqrt(1.0 - a / a_prev);
     // eq. 12: x_prev = sqrt(abar_prev) x0 + sqrt(1 - abar_prev - sigma^2) eps + sigma z
     const double dir = std::sqrt(std::max(0.0, 1.0 - a_prev - sigma * sigma));
@@ -475,6 +484,7 @@ SampleResult GaussianDiffusion::ddim_sample_loop(const DenoiseModel& model, cons
     Shape noise_shape = x.shape();
     if (opts.shared_noise) noise_shape[0] = 1;  // one draw, broadcast over the rows
     if (sigma > 0.0) x = x + sigma * randn(noise_shape, TensorOptions(x.dtype(), x.device()), &gen);
+    // END SOLUTION
     if (snap[size_t(i)]) {
       r.progress.push_back(p.pred_x0);
       r.progress_t.push_back(t);
@@ -577,9 +587,11 @@ Tensor GaussianDiffusion::training_losses(const DenoiseModel& model, const Tenso
   if (!x0.defined() || x0.dim() < 1 || x0.size(0) < 1)
     throw std::invalid_argument("training_losses: x0 must be [B, C, H, W] with B >= 1");
   // Algorithm 1, lines 3-4, drawn on x0's device (Philox gives the same numbers on every device).
+  // BEGIN SOLUTION algorithm1_draws
   Tensor t = randint(0, T(), {x0.size(0)}, TensorOptions(DType::Int64, x0.device()), &gen);  // [B]
   Tensor noise = randn(x0.shape(), TensorOptions(x0.dtype(), x0.device()), &gen);             // [B, C, H, W]
   return training_losses(model, x0, t, noise);
+  // END SOLUTION
 }
 
 Tensor GaussianDiffusion::training_losses(const DenoiseModel& model, const Tensor& x0, const Tensor& t,
@@ -602,7 +614,9 @@ LossTerms GaussianDiffusion::training_loss_terms(const DenoiseModel& model, cons
   if (config_.loss == LossType::Simple) {
     check_same_shape("training_losses", "x0", x0, "the model output", out);
     // eq. 14: L_simple = E || target - f_theta(x_t, t) ||^2, averaged over every element
+    // BEGIN SOLUTION l_simple
     r.loss = mse_loss(out, target);
+    // END SOLUTION
     return r;
   }
   const int64_t C = x0.size(1);
