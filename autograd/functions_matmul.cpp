@@ -20,7 +20,10 @@ Grads matmul_backward(const Tensor& g, const Tensor& a, const Tensor& b) {
   Tensor g2 = ops::reshape(g, full);  // g: [..., m, n]
 
   Tensor ga, gb;
+  // BEGIN SOLUTION matmul_grad_a
   if (requires_grad(a)) ga = ops::reshape(sum_to(ops::matmul(g2, mT(b2)), a2.shape()), a.shape());
+  // END SOLUTION
+  // BEGIN SOLUTION matmul_grad_b
   if (requires_grad(b)) {
     if (b2.dim() == 2 && a2.dim() > 2) {
       // b is one matrix used by every batch: fold the batch into the rows, one GEMM
@@ -31,6 +34,7 @@ Grads matmul_backward(const Tensor& g, const Tensor& a, const Tensor& b) {
     }
     gb = ops::reshape(gb, b.shape());
   }
+  // END SOLUTION
   return {ga, gb};
 }
 

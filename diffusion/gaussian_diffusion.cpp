@@ -523,8 +523,10 @@ Tensor GaussianDiffusion::vb_terms_bpd(const DenoiseModel& model, const Tensor& 
 
 Tensor GaussianDiffusion::kl_bpd_at(const PMeanVariance& p, const Tensor& x0, const Tensor& x_t, const Steps& s) const {
   // t > 0: L_{t-1} = KL(q(x_{t-1} | x_t, x0) || p_theta(x_{t-1} | x_t)) (eq. 5), both Gaussian (eqs. 6-7)
+  // BEGIN SOLUTION kl_bpd
   Posterior q = q_posterior_at(x0, x_t, s);
   return mean_flat(normal_kl(q.mean, q.log_variance, p.mean, p.log_variance)) / std::log(2.0);  // [B]
+  // END SOLUTION
 }
 
 Tensor GaussianDiffusion::decoder_nll_bpd_at(const PMeanVariance& p, const Tensor& x0) const {

@@ -12,11 +12,13 @@ Tensor classifier_free_mix(const Tensor& cond, const Tensor& uncond, double w, i
   DDPM_CHECK(cond.shape() == uncond.shape() && cond.dim() == 4 && channels >= 1 && channels <= cond.size(1),
              "classifier_free_mix: outputs ", describe(cond), " and ", describe(uncond),
              " must be one shape [B, C', H, W] with C' >= channels = ", channels);
+  // BEGIN SOLUTION classifier_free_mix
   if (w == 0.0) return uncond;  // the unconditional model, its variances included
   Tensor c = ops::narrow(cond, 1, 0, channels), u = ops::narrow(uncond, 1, 0, channels);
   Tensor mixed = u + w * (c - u);  // eps(null) + w (eps(c) - eps(null))
   if (channels == cond.size(1)) return mixed;
   return ops::cat({mixed, ops::narrow(cond, 1, channels, cond.size(1) - channels)}, 1);
+  // END SOLUTION
 }
 
 DenoiseModel classifier_free_guidance(UNet& model, const Tensor& labels, double w, bool joint) {

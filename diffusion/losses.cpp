@@ -8,7 +8,9 @@
 namespace ddpm {
 
 Tensor normal_kl(const Tensor& mean1, const Tensor& logvar1, const Tensor& mean2, const Tensor& logvar2) {
+  // BEGIN SOLUTION normal_kl
   return 0.5 * (-1.0 + logvar2 - logvar1 + exp(logvar1 - logvar2) + pow(mean1 - mean2, 2.0) * exp(-logvar2));
+  // END SOLUTION
 }
 
 Tensor approx_standard_normal_cdf(const Tensor& u) {

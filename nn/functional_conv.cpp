@@ -113,7 +113,10 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
     Tensor gy3 = ops::reshape(gy, {g.batch, cout, g.out_h * g.out_w});  // [B, Cout, L]
     Grads grads(bias.defined() ? 3 : 2);
     // dx = col2im(W^T gy[b]): the transposed weight is a view, the GEMM reads it as is.
+    // BEGIN SOLUTION conv2d_grad_input
     if (requires_grad(x)) grads[0] = col2im(ops::matmul(ops::transpose(w2, 0, 1), gy3), g);
+    // END SOLUTION
+    // BEGIN SOLUTION conv2d_grad_weight
     if (requires_grad(weight)) {
       // dW = sum_b gy[b] @ cols[b]^T. cols is recomputed, not saved by the forward: it is kh*kw
       // times the input's size, for every layer of the network until backward reaches it.
@@ -121,6 +124,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
       Tensor per_image = ops::matmul(gy3, ops::transpose(cols, 1, 2));  // [B, Cout, Cin*kh*kw]
       grads[1] = ops::reshape(ops::sum(per_image, {0}), weight.shape());
     }
+    // END SOLUTION
     if (bias.defined() && requires_grad(bias)) grads[2] = ops::sum(gy, {0, 2, 3});
     return grads;
   });
@@ -143,9 +147,12 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
   const ConvGeometry g = geometry({batch, cout, out_h, out_w}, kh, kw, stride, padding);
 
   // cols[b] = W^T [Cout*kh*kw, Cin] @ x[b] [Cin, H*W], one GEMM call; col2im sums the overlaps.
+  Tensor y;  // [B, Cout, out_h, out_w]
+  // BEGIN SOLUTION conv_transpose2d_forward
   Tensor w2 = ops::reshape(weight, {cin, cout * kh * kw});
   Tensor x3 = ops::reshape(x, {batch, cin, h * w});
-  Tensor y = add_bias(col2im(ops::matmul(ops::transpose(w2, 0, 1), x3), g), bias);  // [B, Cout, out_h, out_w]
+  y = add_bias(col2im(ops::matmul(ops::transpose(w2, 0, 1), x3), g), bias);
+  // END SOLUTION
 
   return record("conv_transpose2d", y, inputs_of(x, weight, bias), [x, weight, bias, g](const Tensor& gy) -> Grads {
     Grads grads(bias.defined() ? 3 : 2);
