@@ -6,13 +6,14 @@ namespace ddpm {
 
 namespace {
 
-Tensor mT(const Tensor& x) { return ops::transpose(x, -2, -1); }  // a view: matmul takes it as is
+// [[maybe_unused]]: the course's student version (course/) has these lines as a stub.
+[[maybe_unused]] Tensor mT(const Tensor& x) { return ops::transpose(x, -2, -1); }  // a view: matmul takes it as is
 
 Grads matmul_backward(const Tensor& g, const Tensor& a, const Tensor& b) {
   // Work with a: [..., m, k] and b: [..., k, n]; a 1-D a is [1, k], a 1-D b is [k, 1].
   Tensor a2 = a.dim() == 1 ? ops::unsqueeze(a, 0) : a;
   Tensor b2 = b.dim() == 1 ? ops::unsqueeze(b, -1) : b;
-  const int64_t m = a2.size(-2), k = a2.size(-1), n = b2.size(-1);
+  [[maybe_unused]] const int64_t m = a2.size(-2), k = a2.size(-1), n = b2.size(-1);
   Shape batch = broadcast_shapes(Shape(a2.shape().begin(), a2.shape().end() - 2),
                                  Shape(b2.shape().begin(), b2.shape().end() - 2), "matmul");
   Shape full = batch;  // the output before matmul removed the dims it added for 1-D operands

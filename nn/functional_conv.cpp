@@ -42,7 +42,7 @@ Tensor im2col(const Tensor& image, const ConvGeometry& g) {
 }
 
 // cols [B, C*kh*kw, out_h*out_w] -> image [B, C, H, W], each pixel the sum of the entries taken from it.
-Tensor col2im(const Tensor& cols, const ConvGeometry& g) {
+[[maybe_unused]] Tensor col2im(const Tensor& cols, const ConvGeometry& g) {  // unused in the course's student version
   if (is_pointwise(g)) return ops::reshape(cols, {g.batch, g.channels, g.height, g.width});
   Tensor src = cols.contiguous();
   Tensor image = empty({g.batch, g.channels, g.height, g.width}, TensorOptions(src.dtype(), src.device()));
@@ -135,7 +135,7 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
   check_args("conv_transpose2d", x, weight, bias, stride, padding, "[in, out, kh, kw]", 0, 1);
   DDPM_CHECK(output_padding >= 0 && output_padding < stride,
              "conv_transpose2d: output_padding must be in [0, stride), got ", output_padding, " with stride ", stride);
-  const int64_t batch = x.size(0), cin = x.size(1), h = x.size(2), w = x.size(3);
+  [[maybe_unused]] const int64_t batch = x.size(0), cin = x.size(1), h = x.size(2), w = x.size(3);
   const int64_t cout = weight.size(1), kh = weight.size(2), kw = weight.size(3);
   const int64_t out_h = (h - 1) * stride - 2 * padding + kh + output_padding;
   const int64_t out_w = (w - 1) * stride - 2 * padding + kw + output_padding;
