@@ -5,13 +5,13 @@
 # scores each with tools/eval --fd: the share classified as the class asked for, the Frechet distance
 # of the classifier's features (not FID), and the grids.
 #
-#   scripts/guidance-demo.sh              # the defaults below, on the CPU (about 30 minutes on 2 cores)
+#   scripts/guidance-demo.sh              # the defaults below, on the CPU (about 35 minutes on 2 cores)
 #   DEVICE=cuda scripts/guidance-demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/fashion-tiny-cond}
 STEPS=${STEPS:-1500}
-CLASSIFIER_STEPS=${CLASSIFIER_STEPS:-2000}
+CLASSIFIER_STEPS=${CLASSIFIER_STEPS:-6000}
 PER_CLASS=${PER_CLASS:-50}
 DEVICE=${DEVICE:-cpu}
 if [ "$DEVICE" = cpu ]; then cuda=OFF; else cuda=AUTO; fi
