@@ -6,7 +6,8 @@ namespace ddpm {
 
 namespace {
 
-// [[maybe_unused]]: the course's student version (course/) has these lines as a stub.
+// [[maybe_unused]]: in the course's student version (course/make-student.sh) the gradient lines that use
+// these are replaced by a stub, which leaves them unused there.
 [[maybe_unused]] Tensor mT(const Tensor& x) { return ops::transpose(x, -2, -1); }  // a view: matmul takes it as is
 
 Grads matmul_backward(const Tensor& g, const Tensor& a, const Tensor& b) {

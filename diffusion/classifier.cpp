@@ -41,7 +41,7 @@ Tensor NoisyClassifier::features(const Tensor& x, const Tensor& t) {
   return mean(h, {2, 3});                                 // [B, C]
 }
 
-Tensor NoisyClassifier::forward(const Tensor& x, const Tensor& t) { return head_->forward(features(x, t)); }
+Tensor NoisyClassifier::forward(const Tensor& x, const Tensor& t) { return head(features(x, t)); }
 
 Tensor classifier_log_prob(NoisyClassifier& classifier, const Tensor& x, const Tensor& t, const Tensor& y) {
   DDPM_CHECK(y.dim() == 1 && y.size(0) == x.size(0) && y.dtype() == DType::Int64, "classifier_log_prob: y is ",
@@ -53,12 +53,19 @@ Tensor classifier_log_prob(NoisyClassifier& classifier, const Tensor& x, const T
 Tensor classifier_log_prob_grad(NoisyClassifier& classifier, const Tensor& x, const Tensor& t, const Tensor& y,
                                 double scale) {
   GradModeGuard grad_on(true);
+  // Only x's gradient is wanted: the parameters stop requiring grad for this backward (and always
+  // require it again after), so that no parameter gradient is computed at every sampler step.
+  struct Frozen {
+    std::vector<Tensor> params;
+    ~Frozen() {
+      for (const Tensor& p : params) set_requires_grad(p, true);
+    }
+  } frozen;
+  for (const Tensor& p : classifier.parameters())
+    if (requires_grad(p)) frozen.params.push_back(set_requires_grad(p, false));
   Tensor x_in = set_requires_grad(detach(x));
   backward(sum(classifier_log_prob(classifier, x_in, t, y)));
-  Tensor g = grad(x_in);
-  // The classifier's own parameters collected gradients too; they are not wanted here.
-  for (const Tensor& p : classifier.parameters()) zero_grad(p);
-  return scale * g;
+  return scale * grad(x_in);
 }
 
 std::function<Tensor(const Tensor&, const Tensor&)> classifier_guidance(NoisyClassifier& classifier,

@@ -22,6 +22,8 @@ class NoisyClassifier : public Module {
   // The pooled features the head reads: [B, feature_dim()] (GroupNorm, SiLU, the mean over H and W).
   Tensor features(const Tensor& x, const Tensor& t);
   int64_t feature_dim() const { return feature_dim_; }
+  // The logits from those features ([B, feature_dim()] -> [B, num_classes]): forward = head(features).
+  Tensor head(const Tensor& features) { return head_->forward(features); }
 
   const UNetConfig config;
 

@@ -19,7 +19,7 @@ ClassifiedImages classify_images(NoisyClassifier& classifier, const Tensor& imag
     const Tensor t = zeros({b}, TensorOptions(DType::Int64, device));
     const Tensor f = classifier.features(x, t);  // [b, D]
     features.push_back(f.to(DType::Float64).cpu());
-    predicted.push_back(ops::argmax(classifier.forward(x, t), 1).cpu());
+    predicted.push_back(ops::argmax(classifier.head(f), 1).cpu());  // the logits from the same features
   }
   return {ops::cat(features, 0), ops::cat(predicted, 0)};
 }

@@ -55,6 +55,7 @@ TEST_CASE("classifier guidance: grad log p(y | x_t) from our autograd passes a f
   CHECK(r.ok);
   // classifier_log_prob_grad returns that gradient (scaled), and leaves no gradient on the parameters.
   const double eps = 1e-6;
+  for (const Tensor& p : clf.parameters()) zero_grad(p);  // gradcheck's backward reached them
   const Tensor g = classifier_log_prob_grad(clf, x, t, y, 2.5);
   CHECK(g.shape() == x.shape());
   std::vector<double> xs = x.to_vector<double>();
