@@ -73,10 +73,7 @@ Tensor sigmoid(const Tensor& x) {
 
 Tensor silu(const Tensor& x) {
   // silu(x) = x s(x) with s = sigmoid: d/dx = s + x s (1 - s) = s (1 + x (1 - s)).
-  return record("silu", ops::silu(x), {x}, [x](const Tensor& g) -> Grads {
-    Tensor s = ops::sigmoid(x);
-    return {g * s * (1.0 + x * (1.0 - s))};
-  });
+  return record("silu", ops::silu(x), {x}, [x](const Tensor& g) -> Grads { return {ops::silu_backward(g, x)}; });
 }
 
 // softplus(x) = log(1 + e^x), a smooth relu. Course assignment 1 (course/a1_softplus): its two halves

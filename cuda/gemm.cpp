@@ -2,6 +2,8 @@
 // with leading dim ld is the column-major matrix of its transpose with the same ld, so we compute
 // C^T = op(B)^T op(A)^T: swap A and B, swap m and n, and keep each operand's transpose flag.
 #include <climits>
+#include <initializer_list>
+#include <utility>
 
 #include "cuda/cuda_check.hpp"
 #include "cuda/cuda_context.hpp"
@@ -29,8 +31,58 @@ cublasOperation_t op_of(bool trans) { return trans ? CUBLAS_OP_T : CUBLAS_OP_N; 
 
 }  // namespace
 
+namespace {
+
+TensorRef contiguous_ref(void* data, DType dtype, std::initializer_list<int64_t> sizes) {
+  TensorRef r;
+  r.data = data;
+  r.dtype = dtype;
+  r.layout.ndim = int32_t(sizes.size());
+  int64_t stride = 1;
+  for (int d = r.layout.ndim - 1; d >= 0; --d) {
+    r.layout.sizes[d] = sizes.begin()[d];
+    r.layout.strides[d] = stride;
+    stride *= r.layout.sizes[d];
+  }
+  r.layout.contiguous = true;
+  return r;
+}
+
+// stride_c == 0: C = alpha sum_b op(A[b]) op(B[b]) + beta C (the batch reduced into one C).
+// With beta 0 and a packed C: the products go to a scratch [batch, m, n] in one batched call, then
+// one reduction over the batch; otherwise one call per product, each adding to C.
+void gemm_reduce_batch(const GemmArgs& g) {
+  if (g.beta == 0.0 && g.ldc == g.n) {
+    const size_t elem = g.dtype == DType::Float64 ? sizeof(double) : sizeof(float);
+    void* scratch = allocator().allocate(size_t(g.batch * g.m * g.n) * elem);
+    GemmArgs all = g;
+    all.c = scratch;
+    all.ldc = g.n;
+    all.stride_c = g.m * g.n;
+    gemm(all);
+    TensorRef parts = contiguous_ref(scratch, g.dtype, {g.batch, g.m * g.n});
+    std::swap(parts.layout.sizes[0], parts.layout.sizes[1]);  // [m*n, batch]: the batch last
+    std::swap(parts.layout.strides[0], parts.layout.strides[1]);
+    parts.layout.contiguous = false;
+    reduce(ReduceOp::Sum, contiguous_ref(g.c, g.dtype, {g.m * g.n}), parts, g.batch, 0);
+    allocator().deallocate(scratch);  // reused only by work queued after this on the one stream
+    return;
+  }
+  GemmArgs one = g;
+  one.batch = 1;
+  for (int64_t b = 0; b < g.batch; ++b) {
+    one.a = static_cast<const char*>(g.a) + b * g.stride_a * (g.dtype == DType::Float64 ? 8 : 4);
+    one.b = static_cast<const char*>(g.b) + b * g.stride_b * (g.dtype == DType::Float64 ? 8 : 4);
+    one.beta = b == 0 ? g.beta : 1.0;
+    gemm(one);
+  }
+}
+
+}  // namespace
+
 void gemm(const GemmArgs& g) {
   if (g.batch == 0 || g.m == 0 || g.n == 0) return;  // nothing to write (k == 0 still scales C by beta)
+  if (g.stride_c == 0 && g.batch > 1) return gemm_reduce_batch(g);
   DDPM_CHECK(g.batch > 0 && g.m > 0 && g.n > 0 && g.k >= 0, "cuda gemm: bad sizes batch ", g.batch, ", m ", g.m,
              ", n ", g.n, ", k ", g.k);
   DDPM_CHECK(g.batch <= INT_MAX && g.m <= INT_MAX && g.n <= INT_MAX && g.k <= INT_MAX,

@@ -293,14 +293,17 @@ if [ $rc = 0 ] && [ "$total" -gt 0 ] && [ "$nskip" = 0 ]; then step_end PASS "$n
 # ---- 3b. compute-sanitizer memcheck over a few CUDA test cases of each kernel family ----------------
 step_begin memcheck
 # binary|doctest test-case patterns (comma-separated; -ts=cuda selects the CUDA suite), most needed first:
-# elementwise, reductions and softmax, random; conv and im2col; group norm (and attention, upsampling);
-# the optimizer's multi-tensor kernels; matmul, index ops and copies; a few backward passes.
+# every kernel of the table once (the harness's small cases); elementwise, reductions and softmax,
+# random; conv and im2col; group norm (and attention, upsampling); the optimizer's multi-tensor
+# kernels; matmul, index ops and copies; a few backward passes.
 sanitizer_cases=(
-  "test_cuda_parity|cuda unary ops match the cpu*,cuda binary ops with broadcasting*,cuda reductions over various dims*,cuda softmax and log_softmax match*,the generator gives the same numbers*"
+  "test_backend_ops|*: the cuda kernel matches the cpu in every harness case"
+  "test_backend_ops|unary: cuda float unary ops*,binary: cuda binary ops with broadcasting*,reduce: cuda reductions over various dims*,softmax: cuda softmax and log_softmax match*,random: the generator gives the same numbers*"
   "test_nn_conv|cuda parity conv2d forward*,cuda parity conv_transpose2d*,cuda parity conv kernels im2col*"
-  "test_nn_layers|cuda parity group_norm*,cuda parity attention*,cuda parity upsample_nearest2d*"
+  "test_nn_functional|cuda parity group_norm*,cuda parity attention*,cuda parity upsample_nearest2d*"
   "test_nn_optim|cuda adamw multi-tensor*,cuda ema multi-tensor*,cuda clip_grad_norm*"
-  "test_cuda_parity|cuda matmul matches the cpu*,cuda index_select gather*,cuda cat stack split*"
+  "test_backend_ops|gemm: cuda matmul matches the cpu*,index_select gather index_add and scatter_add: cuda ops match*"
+  "test_cuda_parity|cuda cat stack split*"
   "test_autograd_ops|cuda parity softmax backward*,cuda parity matmul backward*,cuda parity scatter_add backward*"
 )
 SAN_LIMIT=40 SAN_BUDGET=120  # seconds per binary run, and for all of them

@@ -60,25 +60,6 @@ Backend& backend(Device device) {
   return *g_cuda_backend;
 }
 
-void Backend::missing(const char* kernel) const {
-  throw std::logic_error(str(kernel, ": this device's backend has no such kernel yet"));
-}
-void Backend::im2col(TensorRef, TensorRef, const ConvGeometry&) { missing("im2col"); }
-void Backend::col2im(TensorRef, TensorRef, const ConvGeometry&) { missing("col2im"); }
-void Backend::group_norm_forward(TensorRef, TensorRef, TensorRef, TensorRef, TensorRef, TensorRef, int64_t, double) {
-  missing("group_norm_forward");
-}
-void Backend::group_norm_backward(TensorRef, TensorRef, TensorRef, TensorRef, TensorRef, TensorRef, TensorRef,
-                                  TensorRef, int64_t) {
-  missing("group_norm_backward");
-}
-void Backend::adamw_step(const std::vector<TensorRef>&, const std::vector<TensorRef>&, const std::vector<TensorRef>&,
-                         const std::vector<TensorRef>&, const AdamWStep&) {
-  missing("adamw_step");
-}
-void Backend::ema_update(const std::vector<TensorRef>&, const std::vector<TensorRef>&, double) { missing("ema_update"); }
-void Backend::sum_of_squares(TensorRef, const std::vector<TensorRef>&) { missing("sum_of_squares"); }
-
 Device Device::parse(const std::string& s) {
   if (s == "cpu") return cpu();
   if (s == "cuda") return cuda(0);

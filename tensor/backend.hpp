@@ -1,4 +1,5 @@
-// The kernel interface each device implements (tensor/cpu for the host, cuda/ for GPUs).
+// The kernel interface each device implements (tensor/cpu for the host, cuda/ for GPUs): the
+// argument types here, the kernels themselves listed once in tensor/kernel_table.hpp.
 // The op front end (tensor/ops_*.cpp) checks arguments, computes shapes and layouts, allocates the
 // output and makes exactly one Backend call per op: dispatch once per op, never per element.
 #pragma once
@@ -9,6 +10,7 @@
 #include "tensor/device.hpp"
 #include "tensor/dtype.hpp"
 #include "tensor/element_ops.hpp"
+#include "tensor/kernel_table.hpp"
 #include "tensor/layout.hpp"
 #include "tensor/philox.hpp"
 
@@ -26,7 +28,8 @@ struct TensorRef {
 
 // Row-major batched GEMM: C[b] = alpha * op(A[b]) @ op(B[b]) + beta * C[b], C[b] is [m, n].
 // op(A) is [m, k]: A[b][i, p] = a[b * stride_a + i * lda + p], or a[... + p * lda + i] if trans_a.
-// Pointers already include the tensors' offsets. A batch stride of 0 broadcasts that operand.
+// Pointers already include the tensors' offsets. A batch stride of 0 broadcasts that operand; a C
+// batch stride of 0 (with batch > 1) reduces the batch into one C: C = alpha sum_b op(A[b]) op(B[b]) + beta C.
 struct GemmArgs {
   DType dtype = DType::Float32;
   int64_t batch = 1, m = 0, n = 0, k = 0;
@@ -51,75 +54,20 @@ struct AdamWStep {
   double bias_correction1 = 1.0, bias_correction2 = 1.0;  // 1 - beta^t
 };
 
+// A device: its allocator, host transfers and the kernels of tensor/kernel_table.hpp. Every kernel
+// is pure virtual, so a backend that lacks one cannot be instantiated.
 class Backend {
  public:
   virtual ~Backend() = default;
   virtual Allocator& allocator() = 0;
-
-  // dst[k] = convert(src[k]) for every element; same numel, any dtypes and layouts.
-  virtual void copy(TensorRef dst, TensorRef src) = 0;
-  virtual void fill(TensorRef dst, double value) = 0;
   // Host <-> this device, contiguous bytes. For the CPU these are memcpy.
   virtual void copy_from_host(void* dst, const void* src, size_t nbytes) = 0;
   virtual void copy_to_host(void* dst, const void* src, size_t nbytes) = 0;
+  // Waits until every kernel launched so far has finished (and reports a deferred error).
   virtual void synchronize() = 0;
 
-  // out[k] = f(in[k]); out and in have the same dtype (float32/float64, or ints for the int ops).
-  virtual void unary(UnaryOp op, TensorRef out, TensorRef in, double a, double b) = 0;
-  // out[k] = f(x[k], y[k]); x and y are already broadcast to out's sizes (stride 0) and share a
-  // dtype. out is bool for comparisons, else x's dtype.
-  virtual void binary(BinaryOp op, TensorRef out, TensorRef x, TensorRef y) = 0;
-  // out[k] = f(x[k], s), or f(s, x[k]) when scalar_first.
-  virtual void binary_scalar(BinaryOp op, TensorRef out, TensorRef x, double s, bool scalar_first) = 0;
-  // out[k] = cond[k] ? x[k] : y[k]; cond is bool, all broadcast to out's sizes.
-  virtual void where(TensorRef out, TensorRef cond, TensorRef x, TensorRef y) = 0;
-
-  // in's layout has the reduced dims last, `inner` elements per output: out[o] = R(in[o*inner + r]).
-  // out is contiguous with numel = in.numel / inner; int64 for ArgMax/ArgMin. Var divides by
-  // inner - correction.
-  virtual void reduce(ReduceOp op, TensorRef out, TensorRef in, int64_t inner, int64_t correction) = 0;
-  // Softmax (or log-softmax) over the last dim of the layouts, which has `inner` elements.
-  virtual void softmax(TensorRef out, TensorRef in, int64_t inner, bool log) = 0;
-  virtual void gemm(const GemmArgs& args) = 0;
-
-  // out = in with dim `dim` indexed by idx (int64, 1-D): out[.., j, ..] = in[.., idx[j], ..].
-  // Throws std::out_of_range if an index is outside [0, in.sizes[dim]).
-  virtual void index_select(TensorRef out, TensorRef in, TensorRef idx, int dim) = 0;
-  // out[.., j, ..] = in[.., idx[.., j, ..], ..] along dim; out and idx have the same sizes.
-  virtual void gather(TensorRef out, TensorRef in, TensorRef idx, int dim) = 0;
-  // The adjoints of the two above (for autograd): out[.., idx[j], ..] += src[.., j, ..], and
-  // out[.., idx[.., j, ..], ..] += src[.., j, ..]. out must be contiguous.
-  virtual void index_add(TensorRef out, TensorRef idx, TensorRef src, int dim) = 0;
-  virtual void scatter_add(TensorRef out, TensorRef idx, TensorRef src, int dim) = 0;
-
-  // Fills a contiguous out with philox_sample(dist, seed, offset, k, a, b) for each element k.
-  virtual void random(Distribution dist, TensorRef out, uint64_t seed, uint64_t offset, double a, double b) = 0;
-
-  // ---- Neural-network kernels (nn issue). A device that lacks one throws a clear error. --------
-  // cols [B, C*kh*kw, out_h*out_w] from image [B, C, H, W] (both contiguous; zero padding).
-  virtual void im2col(TensorRef cols, TensorRef image, const ConvGeometry& g);
-  // The adjoint: image [B, C, H, W] = the sum of every column entry that came from each pixel
-  // (overwrites image).
-  virtual void col2im(TensorRef image, TensorRef cols, const ConvGeometry& g);
-  // Group norm over x [B, C, HW] contiguous in G groups: y = (x - mean) * rstd * weight[c] + bias[c],
-  // mean and rstd [B, G] saved for backward. weight/bias have data == nullptr when not affine.
-  // (Layer norm over rows of N is the case B = rows, C = N, HW = 1, G = 1.)
-  virtual void group_norm_forward(TensorRef y, TensorRef mean, TensorRef rstd, TensorRef x, TensorRef weight,
-                                  TensorRef bias, int64_t groups, double eps);
-  // dx [B, C, HW]; dweight, dbias [C] (data == nullptr when not wanted), overwritten.
-  virtual void group_norm_backward(TensorRef dx, TensorRef dweight, TensorRef dbias, TensorRef dy, TensorRef x,
-                                   TensorRef mean, TensorRef rstd, TensorRef weight, int64_t groups);
-  // One AdamW step over many parameters at once (all contiguous, float32 or float64, same dtype;
-  // list i's param, grad, m, v have equal numel). One launch on the GPU, not one per tensor.
-  virtual void adamw_step(const std::vector<TensorRef>& params, const std::vector<TensorRef>& grads,
-                          const std::vector<TensorRef>& m, const std::vector<TensorRef>& v, const AdamWStep& step);
-  // ema = decay * ema + (1 - decay) * param for every pair, in one pass.
-  virtual void ema_update(const std::vector<TensorRef>& ema, const std::vector<TensorRef>& params, double decay);
-  // out[0] (float64, one element) = sum over all tensors of sum(x^2): for gradient clipping.
-  virtual void sum_of_squares(TensorRef out, const std::vector<TensorRef>& tensors);
-
- protected:
-  [[noreturn]] void missing(const char* kernel) const;
+  // The kernels, one per entry of the table (their semantics are there).
+  DDPM_BACKEND_KERNELS(DDPM_PURE_VIRTUAL_KERNEL)
 };
 
 Backend& backend(Device device);

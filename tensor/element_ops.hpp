@@ -2,6 +2,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "tensor/dtype.hpp"
 #include "tensor/macros.hpp"
@@ -16,6 +17,7 @@ enum class UnaryOp {
 
 enum class BinaryOp {
   Add, Sub, Mul, Div, Pow, Maximum, Minimum,  // result has the inputs' dtype
+  SiluBackward,                               // g * silu'(x), from the gradient g and silu's input x
   Eq, Ne, Lt, Le, Gt, Ge                      // result is a bool mask
 };
 
@@ -77,6 +79,13 @@ DDPM_HD T apply_binary(BinaryOp op, T x, T y) {
     case BinaryOp::Pow: { using std::pow; return T(pow(x, y)); }
     case BinaryOp::Maximum: return x > y ? x : y;  // a NaN in y loses; fine for our use
     case BinaryOp::Minimum: return x < y ? x : y;
+    case BinaryOp::SiluBackward:  // x is the gradient g, y silu's input: g s (1 + y (1 - s)), s = sigmoid(y)
+      if constexpr (std::is_floating_point<T>::value) {
+        using std::exp;
+        const T s = T(1) / (T(1) + exp(-y));
+        return x * s * (T(1) + y * (T(1) - s));
+      }
+      return x;
     default: return x;
   }
 }

@@ -52,6 +52,8 @@ Tensor mul(const Tensor& a, const Tensor& b);
 Tensor div(const Tensor& a, const Tensor& b);
 Tensor pow(const Tensor& a, const Tensor& b);
 Tensor maximum(const Tensor& a, const Tensor& b);
+// g * d silu(x) / dx = g s (1 + x (1 - s)) with s = sigmoid(x), in one pass: silu's backward.
+Tensor silu_backward(const Tensor& g, const Tensor& x);
 Tensor minimum(const Tensor& a, const Tensor& b);
 // Scalar forms.
 Tensor add(const Tensor& a, double s);

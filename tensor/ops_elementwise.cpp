@@ -34,7 +34,7 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   check_defined(name, b, "second input");
   check_same_device(name, a, b);
   check_same_dtype(name, a, b);
-  if (op == BinaryOp::Div || op == BinaryOp::Pow) check_compute_dtype(name, a); else check_numeric_dtype(name, a);
+  if (op == BinaryOp::Div || op == BinaryOp::Pow || op == BinaryOp::SiluBackward) check_compute_dtype(name, a); else check_numeric_dtype(name, a);
   Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
   Tensor out = empty(shape, TensorOptions(is_comparison(op) ? DType::Bool : a.dtype(), a.device()));
   backend(a.device()).binary(op, out.ref(), broadcast_to(a, shape).ref(), broadcast_to(b, shape).ref());
@@ -44,7 +44,7 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
 Tensor binary_scalar(BinaryOp op, const Tensor& a, double s, bool scalar_first) {
   const char* name = binary_name(op);
   check_defined(name, a, "input");
-  if (op == BinaryOp::Div || op == BinaryOp::Pow) check_compute_dtype(name, a); else check_numeric_dtype(name, a);
+  if (op == BinaryOp::Div || op == BinaryOp::Pow || op == BinaryOp::SiluBackward) check_compute_dtype(name, a); else check_numeric_dtype(name, a);
   Tensor out = empty(a.shape(), TensorOptions(is_comparison(op) ? DType::Bool : a.dtype(), a.device()));
   backend(a.device()).binary_scalar(op, out.ref(), a.ref(), s, scalar_first);
   return out;
@@ -77,6 +77,7 @@ Tensor mul(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Mul, a, b
 Tensor div(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Div, a, b); }
 Tensor pow(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Pow, a, b); }
 Tensor maximum(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Maximum, a, b); }
+Tensor silu_backward(const Tensor& g, const Tensor& x) { return binary(BinaryOp::SiluBackward, g, x); }
 Tensor minimum(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Minimum, a, b); }
 
 Tensor add(const Tensor& a, double s) { return binary_scalar(BinaryOp::Add, a, s, false); }

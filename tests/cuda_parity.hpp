@@ -1,4 +1,4 @@
-// The CPU/GPU comparison that both parity suites run (test_cuda_parity.cpp, test_cuda_coverage.cpp).
+// The CPU/GPU comparison the parity suites run (test_cuda_parity.cpp, test_backend_ops.cpp, ...).
 #pragma once
 #include <functional>
 

@@ -1,8 +1,10 @@
 // Elementwise kernels: unary, binary (tensor-tensor and tensor-scalar, comparisons into bool) and where.
 // The op is turned into a compile-time constant once per call, so the switch inside apply_unary /
-// apply_binary folds away and each loop is a plain one the compiler can vectorize.
+// apply_binary folds away and each loop is a plain one the compiler can vectorize. float32 sigmoid,
+// silu and silu's backward use a branch-free exp (cpu_fast_math.hpp) so that their loops vectorize too.
 #include <type_traits>
 
+#include "tensor/cpu/cpu_fast_math.hpp"
 #include "tensor/cpu/cpu_kernels.hpp"
 #include "tensor/cpu/cpu_loops.hpp"
 
@@ -44,6 +46,7 @@ void with_binary_op(BinaryOp op, const F& f) {
     case BinaryOp::Pow: return f(BinaryC<BinaryOp::Pow>{});
     case BinaryOp::Maximum: return f(BinaryC<BinaryOp::Maximum>{});
     case BinaryOp::Minimum: return f(BinaryC<BinaryOp::Minimum>{});
+    case BinaryOp::SiluBackward: return f(BinaryC<BinaryOp::SiluBackward>{});
     case BinaryOp::Eq: return f(BinaryC<BinaryOp::Eq>{});
     case BinaryOp::Ne: return f(BinaryC<BinaryOp::Ne>{});
     case BinaryOp::Lt: return f(BinaryC<BinaryOp::Lt>{});
@@ -62,7 +65,11 @@ template <typename T>
 void unary_typed(UnaryOp op, TensorRef out, TensorRef in, double a, double b) {
   with_unary_op(op, [&](auto op_c) {
     constexpr UnaryOp OP = decltype(op_c)::value;
-    if constexpr (std::is_floating_point_v<T>) {
+    if constexpr (std::is_same_v<T, float> && OP == UnaryOp::Silu) {
+      map1<T, T>(out, in, [](float x) { return silu_fast(x); });
+    } else if constexpr (std::is_same_v<T, float> && OP == UnaryOp::Sigmoid) {
+      map1<T, T>(out, in, [](float x) { return sigmoid_fast(x); });
+    } else if constexpr (std::is_floating_point_v<T>) {
       map1<T, T>(out, in, [a, b](T x) { return apply_unary<T>(OP, x, a, b); });
     } else {
       map1<T, T>(out, in, [a, b](T x) { return apply_unary_int<T>(OP, x, a, b); });
@@ -88,7 +95,10 @@ void binary_typed(BinaryOp op, TensorRef out, TensorRef x, TensorRef y) {
       map2<bool, T, T>(out, x, y, [](T u, T v) { return apply_compare<T>(OP, u, v); });
     } else {
       if constexpr (OP == BinaryOp::Div && std::is_integral_v<T>) check_no_zero_divisor<T>(y);
-      map2<T, T, T>(out, x, y, [](T u, T v) { return apply_binary<T>(OP, u, v); });
+      if constexpr (std::is_same_v<T, float> && OP == BinaryOp::SiluBackward)
+        map2<T, T, T>(out, x, y, [](float g, float v) { return silu_backward_fast(g, v); });
+      else
+        map2<T, T, T>(out, x, y, [](T u, T v) { return apply_binary<T>(OP, u, v); });
     }
   });
 }

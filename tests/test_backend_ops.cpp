@@ -1,38 +1,49 @@
-// CPU/CUDA parity for the kernel paths test_cuda_parity does not reach: integer reductions and binary
-// ops, softmax edge rows, reductions and softmax at the launch shapes that pick other thread groups,
-// where/index_select/gather on bool, half and integer tensors, random numbers drawn straight into
-// bfloat16/float16/bool/int dtypes, the deferred out-of-range reports of the index ops, and the
-// multi-tensor optimizer kernels over more tensors than one launch holds. Where the math is exact the
-// GPU must give the CPU's bits. Without a GPU every case prints the skip marker.
+// The backend-ops harness (in the spirit of ggml's test-backend-ops): every kernel of
+// tensor/kernel_table.hpp is run on the cases of tests/backend_op_cases.hpp, on the CPU against a
+// naive reference and on CUDA against the CPU. Each kernel gets two test cases generated from the
+// table itself ("<kernel>: the cpu kernel ...", "<kernel>: the cuda kernel ..."), so a kernel added to
+// the table without a harness case fails here. Below them, the kernels' CPU/CUDA parity checks over
+// many more shapes, dtypes and launch configurations, reached through the ops front end (moved here
+// from test_cuda_parity.cpp and test_cuda_coverage.cpp), each named after the kernels it covers.
+// Inputs are multiples of 1/8 where possible, so sums and products are exact and the order a kernel
+// adds in cannot matter. Without a GPU every CUDA case prints the skip marker.
 //
-// Checking these cases without a GPU: compile this file with -DDDPM_COVERAGE_ON_CPU (for example
-// cmake -S . -B build-cpu-check -DDDPM_CUDA=OFF -DCMAKE_CXX_FLAGS=-DDDPM_COVERAGE_ON_CPU). Then the
-// "gpu" below is the CPU and DDPM_REQUIRE_CUDA_OR_SKIP() does nothing, so every case runs CPU against
-// CPU: all must pass, and the error cases must throw. (That proves the cases' logic, not the GPU.)
+// Checking the CUDA cases' logic without a GPU: compile this file with -DDDPM_PARITY_ON_CPU (for
+// example cmake -S . -B build-cpu-check -DDDPM_CUDA=OFF -DCMAKE_CXX_FLAGS=-DDDPM_PARITY_ON_CPU). Then
+// the "gpu" below is the CPU and DDPM_REQUIRE_CUDA_OR_SKIP() does nothing, so every case runs CPU
+// against CPU: all must pass, and the error cases must throw. (That proves the cases, not the GPU.)
 #include <cmath>
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <set>
+#include <string>
+#include <string_view>
 
+#include "backend_op_cases.hpp"
 #include "cuda_parity.hpp"
+#include "tensor/kernel_table.hpp"
 
 using namespace ddpm;
 using namespace ddpm::test;
+using backend_ops::BackendOpCase;
+using backend_ops::Values;
 
-#ifdef DDPM_COVERAGE_ON_CPU
+#ifdef DDPM_PARITY_ON_CPU
 #undef DDPM_REQUIRE_CUDA_OR_SKIP
 #define DDPM_REQUIRE_CUDA_OR_SKIP() (void)0
 #endif
 
 namespace {
 
-#ifdef DDPM_COVERAGE_ON_CPU
+#ifdef DDPM_PARITY_ON_CPU
 Device gpu() { return Device::cpu(); }
 #else
 Device gpu() { return Device::cuda(0); }
 #endif
 
 const Arrange kArranges[] = {Arrange::Contiguous, Arrange::Transposed, Arrange::Strided};
+const std::vector<Shape> kShapes = {{1}, {3, 7}, {2, 3, 33}, {5, 1, 4099}};
 
 TensorOptions on(DType d, Device dev) { return TensorOptions(d, dev); }
 
@@ -97,13 +108,486 @@ std::vector<double> moving_values(DType d, size_t n, unsigned salt) {
   return v;
 }
 
+void parity(const std::function<Tensor(Device)>& f, double atol, double rtol) { check_parity(f, gpu(), atol, rtol); }
+void parity(const std::function<Tensor(Device)>& f, DType d) { check_parity(f, gpu(), d); }
+
+// ---- the case table, run in test mode -------------------------------------------------------------
+
+const std::vector<BackendOpCase>& harness_cases() {
+  static const std::vector<BackendOpCase> cases = backend_ops::backend_op_cases(false);
+  return cases;
+}
+
+// Every element of got within atol + rtol |want| of want (NaN matches NaN; 0, 0: equal values).
+void check_values_close(const Tensor& got, const Values& want, double atol, double rtol) {
+  REQUIRE(size_t(got.numel()) == want.size());
+  const Values x = got.to_vector<double>();
+  for (size_t i = 0; i < x.size(); ++i) {
+    const bool ok = x[i] == want[i] || (std::isnan(x[i]) && std::isnan(want[i])) ||
+                    std::fabs(x[i] - want[i]) <= atol + rtol * std::fabs(want[i]);
+    if (!ok) {
+      FAIL_CHECK("element ", i, " of ", shape_str(got.shape()), ": ", x[i], " vs reference ", want[i], " (atol ",
+                 atol, ", rtol ", rtol, ")");
+      return;
+    }
+  }
+}
+
+// Runs every case of `kernel` on the CPU and checks it against its reference; returns the count.
+size_t check_on_cpu(std::string_view kernel) {
+  size_t n = 0;
+  for (const BackendOpCase& c : harness_cases()) {
+    if (c.kernel != kernel) continue;
+    ++n;
+    CAPTURE(c.label);
+    const std::vector<Values> want = c.reference();
+    const std::vector<Tensor> got = c.make(Device::cpu())();
+    REQUIRE(got.size() == want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      CAPTURE(i);
+      CHECK(got[i].device().is_cpu());
+      check_values_close(got[i], want[i], c.atol, c.rtol);
+    }
+  }
+  CHECK_MESSAGE(n > 0, "kernel ", std::string(kernel), " has no case in tests/backend_op_cases.hpp");
+  return n;
+}
+
+// Runs every case of `kernel` on the CPU and on the GPU; the GPU must give the CPU's bits, or be
+// within the case's parity tolerances.
+void check_on_gpu(std::string_view kernel) {
+  size_t n = 0;
+  for (const BackendOpCase& c : harness_cases()) {
+    if (c.kernel != kernel) continue;
+    ++n;
+    CAPTURE(c.label);
+    const std::vector<Tensor> on_cpu = c.make(Device::cpu())();
+    const std::vector<Tensor> on_gpu = c.make(gpu())();
+    REQUIRE(on_gpu.size() == on_cpu.size());
+    for (size_t i = 0; i < on_gpu.size(); ++i) {
+      CAPTURE(i);
+      CHECK(on_gpu[i].device() == gpu());
+      if (c.parity_atol == 0 && c.parity_rtol == 0) check_same_bits(on_gpu[i], on_cpu[i]);
+      else check_close(on_gpu[i], on_cpu[i], c.parity_atol, c.parity_rtol);
+    }
+  }
+  CHECK_MESSAGE(n > 0, "kernel ", std::string(kernel), " has no case in tests/backend_op_cases.hpp");
+}
+
 }  // namespace
+
+// Two test cases per kernel of the table.
+#define DDPM_HARNESS_TESTS(name, params, args)                                                     \
+  TEST_CASE(#name ": the cpu kernel matches its naive reference in every harness case" *        \
+            doctest::test_suite("cpu")) {                                                       \
+    check_on_cpu(#name);                                                                        \
+  }                                                                                             \
+  TEST_CASE(#name ": the cuda kernel matches the cpu in every harness case" * doctest::test_suite("cuda")) { \
+    DDPM_REQUIRE_CUDA_OR_SKIP();                                                                \
+    check_on_gpu(#name);                                                                        \
+  }
+DDPM_BACKEND_KERNELS(DDPM_HARNESS_TESTS)
+#undef DDPM_HARNESS_TESTS
+
+TEST_SUITE("cpu") {
+
+TEST_CASE("every kernel of the table has a harness case and every case names a kernel of the table") {
+  std::set<std::string> covered;
+  for (const BackendOpCase& c : harness_cases()) {
+    CAPTURE(c.kernel);
+    CAPTURE(c.label);
+    bool known = false;
+    for (std::string_view name : kBackendKernelNames) known = known || name == c.kernel;
+    CHECK_MESSAGE(known, "case '", c.label, "' names ", c.kernel, ", which is not in tensor/kernel_table.hpp");
+    CHECK(static_cast<bool>(c.make));
+    CHECK(static_cast<bool>(c.reference));
+    CHECK(c.bytes > 0);
+    covered.insert(c.kernel);
+  }
+  for (std::string_view name : kBackendKernelNames)
+    CHECK_MESSAGE(covered.count(std::string(name)) == 1, "kernel ", std::string(name), " has no harness case");
+  CHECK(covered.size() == kBackendKernelCount);
+}
+
+TEST_CASE("the backend kernel names are unique identifiers in the table's order") {
+  std::set<std::string_view> seen;
+  for (std::string_view name : kBackendKernelNames) {
+    CHECK(seen.insert(name).second);
+    CHECK(!name.empty());
+    CHECK(name.find_first_not_of("abcdefghijklmnopqrstuvwxyz_0123456789") == std::string_view::npos);
+  }
+  CHECK(kBackendKernelNames[0] == "copy");
+  CHECK(kBackendKernelNames[kBackendKernelCount - 1] == "sum_of_squares");
+}
+
+}  // TEST_SUITE("cpu")
+
+// ---- CPU/CUDA parity over the ops front end, per kernel ----------------------------------------
 
 TEST_SUITE("cuda") {
 
+TEST_CASE("copy: cuda dtype conversions match the cpu for every pair") {
+  DDPM_REQUIRE_CUDA_OR_SKIP();
+  std::vector<double> v = {-2.75, -1, 0, 0.5, 1, 2.5, 65519, -65504, 1.00390625, 1 + 1.0 / 2048, 1e-7, 257};
+  const DType all[] = {DType::Float32, DType::Float64, DType::BFloat16, DType::Float16, DType::Int32, DType::Int64,
+                       DType::Bool};
+  for (DType from : all) {
+    for (DType to : all) {
+      for (Arrange arr : {Arrange::Contiguous, Arrange::Strided}) {
+        CAPTURE(dtype_name(from));
+        CAPTURE(dtype_name(to));
+        CAPTURE(arrange_name(arr));
+        parity([&](Device dev) { return make_tensor(v, {3, 4}, on(DType::Float64, dev), arr).to(from).to(to); }, 0, 0);
+      }
+    }
+  }
+}
+
+TEST_CASE("copy and fill: cuda contiguous clone copy_ and fill_ on device views match the cpu") {
+  DDPM_REQUIRE_CUDA_OR_SKIP();
+  std::vector<double> v = dyadic_values(3 * 7 * 33, 5);
+  for (DType d : {DType::Float32, DType::Float64, DType::Int64, DType::BFloat16}) {
+    for (Arrange arr : kArranges) {
+      CAPTURE(dtype_name(d));
+      CAPTURE(arrange_name(arr));
+      parity([&](Device dev) { return make_tensor(v, {3, 7, 33}, on(d, dev), arr).contiguous(); }, 0, 0);
+      parity([&](Device dev) { return make_tensor(v, {3, 7, 33}, on(d, dev), arr).clone(); }, 0, 0);
+      parity([&](Device dev) {
+        Tensor x = make_tensor(v, {3, 7, 33}, on(d, dev), arr);
+        ops::slice(x, 2, 1, 33, 3).fill_(7);
+        return x.contiguous();
+      }, 0, 0);
+      parity([&](Device dev) {
+        Tensor x = zeros({3, 7, 33}, on(d, dev));
+        ops::transpose(x, 0, 2).copy_(make_tensor(dyadic_values(33 * 7, 1), {33, 7, 1}, on(DType::Float64, dev), arr));
+        return x;
+      }, 0, 0);
+    }
+  }
+  // copies across devices in both directions, with broadcasting and conversion
+  Tensor host = tensor(dyadic_values(7, 3), {7}, DType::Float64);
+  Tensor g = zeros({3, 7}, gpu());
+  g.copy_(host);
+  check_close(g, ops::expand(host, {3, 7}), 1e-7, 0);
+  Tensor h = zeros({7, 3}, DType::Float64);
+  h.copy_(ops::transpose(g, 0, 1));
+  check_close(h, ops::expand(ops::unsqueeze(host, 1), {7, 3}), 1e-7, 0);
+  Tensor gv = ops::slice(zeros({4, 8}, gpu()), 1, 1, 8, 2);  // [4, 4] device view
+  gv.copy_(ops::transpose(tensor(dyadic_values(16, 4), {4, 4}, DType::Float64), 0, 1));
+  check_close(gv, ops::transpose(tensor(dyadic_values(16, 4), {4, 4}), 0, 1), 0, 0);
+}
+
+TEST_CASE_TEMPLATE("unary: cuda float unary ops match the cpu over shapes and layouts", T, float, double) {
+  DDPM_REQUIRE_CUDA_OR_SKIP();
+  using namespace ddpm::ops;
+  const DType d = dtype_of<T>();
+  const std::vector<std::pair<const char*, std::function<Tensor(const Tensor&)>>> ops_ = {
+      {"neg", [](const Tensor& x) { return ops::neg(x); }},        {"abs", [](const Tensor& x) { return ops::abs(x); }},
+      {"sign", [](const Tensor& x) { return ops::sign(x); }},      {"exp", [](const Tensor& x) { return ops::exp(x); }},
+      {"log", [](const Tensor& x) { return ops::log(ops::abs(x) + 0.125); }},
+      {"sqrt", [](const Tensor& x) { return ops::sqrt(ops::abs(x)); }},
+      {"rsqrt", [](const Tensor& x) { return ops::rsqrt(ops::abs(x) + 0.125); }},
+      {"sin", [](const Tensor& x) { return ops::sin(x); }},        {"cos", [](const Tensor& x) { return ops::cos(x); }},
+      {"tanh", [](const Tensor& x) { return ops::tanh(x); }},      {"sigmoid", [](const Tensor& x) { return ops::sigmoid(x); }},
+      {"silu", [](const Tensor& x) { return ops::silu(x); }},      {"relu", [](const Tensor& x) { return ops::relu(x); }},
+      {"clamp", [](const Tensor& x) { return ops::clamp(x, -1.25, 0.5); }},
+      {"pow 3", [](const Tensor& x) { return ops::pow(x, 3.0); }},
+      {"pow -1.5", [](const Tensor& x) { return ops::pow(ops::abs(x) + 0.125, -1.5); }},
+  };
+  for (const auto& op : ops_) {
+    for (const Shape& shape : kShapes) {
+      for (Arrange arr : kArranges) {
+        CAPTURE(op.first);
+        CAPTURE(shape_str(shape));
+        CAPTURE(arrange_name(arr));
+        std::vector<double> v = dyadic_values(size_t(numel_of(shape)), 3);
+        parity([&](Device dev) { return op.second(make_tensor(v, shape, on(d, dev), arr)); }, d);
+      }
+    }
+  }
+}
+
+TEST_CASE("unary: cuda integer unary ops match the cpu") {
+  DDPM_REQUIRE_CUDA_OR_SKIP();
+  for (DType d : {DType::Int32, DType::Int64}) {
+    for (Arrange arr : kArranges) {
+      CAPTURE(dtype_name(d));
+      CAPTURE(arrange_name(arr));
+      std::vector<double> v(3 * 33);
+      for (size_t i = 0; i < v.size(); ++i) v[i] = double(int64_t(i * 7 % 23) - 11);
+      auto mk = [&](Device dev) { return make_tensor(v, {3, 33}, on(d, dev), arr); };
+      parity([&](Device dev) { return ops::neg(mk(dev)); }, 0, 0);
+      parity([&](Device dev) { return ops::abs(mk(dev)); }, 0, 0);
+      parity([&](Device dev) { return ops::sign(mk(dev)); }, 0, 0);
+      parity([&](Device dev) { return ops::relu(mk(dev)); }, 0, 0);
+      parity([&](Device dev) { return ops::clamp(mk(dev), -4, 6); }, 0, 0);
+    }
+  }
+}
+
+TEST_CASE_TEMPLATE("binary: cuda binary ops with broadcasting match the cpu", T, float, double) {
+  DDPM_REQUIRE_CUDA_OR_SKIP();
+  using namespace ddpm::ops;
+  const DType d = dtype_of<T>();
+  const std::vector<std::pair<const char*, std::function<Tensor(const Tensor&, const Tensor&)>>> ops_ = {
+      {"add", [](const Tensor& a, const Tensor& b) { return ops::add(a, b); }},
+      {"sub", [](const Tensor& a, const Tensor& b) { return ops::sub(a, b); }},
+      {"mul", [](const Tensor& a, const Tensor& b) { return ops::mul(a, b); }},
+      {"div", [](const Tensor& a, const Tensor& b) { return ops::div(a, b + 1.0 / 16); }},
+      {"pow", [](const Tensor& a, const Tensor& b) { return ops::pow(ops::abs(a) + 0.125, b); }},
+      {"maximum", [](const Tensor& a, const Tensor& b) { return ops::maximum(a, b); }},
+      {"minimum", [](const Tensor& a, const Tensor& b) { return ops::minimum(a, b); }},
+      {"eq", [](const Tensor& a, const Tensor& b) { return ops::eq(ops::relu(a), ops::relu(b)); }},
+      {"ne", [](const Tensor& a, const Tensor& b) { return ops::ne(ops::relu(a), ops::relu(b)); }},
+      {"lt", [](const Tensor& a, const Tensor& b) { return ops::lt(a, b); }},
+      {"le", [](const Tensor& a, const Tensor& b) { return ops::le(ops::relu(a), ops::relu(b)); }},
+      {"gt", [](const Tensor& a, const Tensor& b) { return ops::gt(a, b); }},
+      {"ge", [](const Tensor& a, const Tensor& b) { return ops::ge(ops::relu(a), ops::relu(b)); }},
+  };
+  const std::vector<std::pair<Shape, Shape>> pairs = {{{3, 7}, {3, 7}},     {{3, 1}, {7}},       {{2, 1, 33}, {5, 1}},
+                                                      {{}, {3, 7}},         {{4, 1, 1}, {1, 3, 5}}, {{4099}, {4099}},
+                                                      {{2, 3, 1}, {2, 3, 7}}};
+  for (const auto& op : ops_) {
+    for (const auto& sp : pairs) {
+      for (Arrange arr : kArranges) {
+        CAPTURE(op.first);
+        CAPTURE(shape_str(sp.first));
+        CAPTURE(shape_str(sp.second));
+        CAPTURE(arrange_name(arr));
+        std::vector<double> va = dyadic_values(size_t(numel_of(sp.first)), 1);
+        std::vector<double> vb = dyadic_values(size_t(numel_of(sp.second)), 2);
+        Arrange arr_b = arr == Arrange::Contiguous ? Arrange::Transposed : Arrange::Strided;
+        parity([&](Device dev) {
+          return op.second(make_tensor(va, sp.first, on(d, dev), arr), make_tensor(vb, sp.second, on(d, dev), arr_b));
+        }, d);
+      }
+    }
+  }
+  // expanded (stride 0) operands
+  parity([&](Device dev) {
+    Tensor a = ops::expand(tensor({1, 2, 3}, {3, 1}, on(d, dev)), {3, 5});
+    Tensor b = ops::expand(tensor(dyadic_values(5), {5}, on(d, dev)), {3, 5});
+    return ops::mul(ops::transpose(a, 0, 1), ops::transpose(b, 0, 1));
+  }, d);
+}
+
+TEST_CASE_TEMPLATE("binary_scalar and where: cuda scalar forms comparisons and where match the cpu", T, float, double) {
+  DDPM_REQUIRE_CUDA_OR_SKIP();
+  using namespace ddpm::ops;
+  const DType d = dtype_of<T>();
+  const std::vector<std::pair<const char*, std::function<Tensor(const Tensor&)>>> ops_ = {
+      {"a + s", [](const Tensor& a) { return a + 0.1; }},   {"s - a", [](const Tensor& a) { return 2.5 - a; }},
+      {"a * s", [](const Tensor& a) { return a * -0.375; }}, {"a / s", [](const Tensor& a) { return a / 3.0; }},
+      {"s / a", [](const Tensor& a) { return 1.0 / (a + 1.0 / 16); }},
+      {"pow(s, a)", [](const Tensor& a) { return ops::pow(1.5, a); }},
+      {"pow(a, s)", [](const Tensor& a) { return ops::pow(ops::abs(a), 2.5); }},
+      {"maximum(a, s)", [](const Tensor& a) { return ops::maximum(a, 0.25); }},
+      {"minimum(a, s)", [](const Tensor& a) { return ops::minimum(a, 0.25); }},
+      {"eq(a, s)", [](const Tensor& a) { return ops::eq(a, 0.5); }},
+      {"ne(a, s)", [](const Tensor& a) { return ops::ne(a, 0.5); }},
+      {"lt(a, s)", [](const Tensor& a) { return ops::lt(a, 0.5); }},
+      {"le(a, s)", [](const Tensor& a) { return ops::le(a, 0.5); }},
+      {"gt(a, s)", [](const Tensor& a) { return ops::gt(a, 0.5); }},
+      {"ge(a, s)", [](const Tensor& a) { return ops::ge(a, 0.5); }},
+      {"where", [](const Tensor& a) { return ops::where(ops::gt(a, 0.0), a, ops::neg(a) * 2.0); }},
+  };
+  for (const auto& op : ops_) {
+    for (const Shape& shape : kShapes) {
+      for (Arrange arr : kArranges) {
+        CAPTURE(op.first);
+        CAPTURE(shape_str(shape));
+        CAPTURE(arrange_name(arr));
+        std::vector<double> v = dyadic_values(size_t(numel_of(shape)), 4);
+        parity([&](Device dev) { return op.second(make_tensor(v, shape, on(d, dev), arr)); }, d);
+      }
+    }
+  }
+  // where with three-way broadcasting and a strided mask
+  std::vector<double> vc = {1, 0, 0, 1, 1, 0, 1, 0, 1, 0};
+  parity([&](Device dev) {
+    Tensor c = make_tensor(vc, {2, 1, 5}, on(DType::Bool, dev), Arrange::Strided);
+    return ops::where(c, tensor({1, 2, 3}, {3, 1}, on(d, dev)), scalar_tensor(-1, on(d, dev)));
+  }, d);
+}
+
+TEST_CASE_TEMPLATE("reduce: cuda reductions over various dims match the cpu", T, float, double) {
+  DDPM_REQUIRE_CUDA_OR_SKIP();
+  const DType d = dtype_of<T>();
+  struct R {
+    Shape shape;
+    std::vector<std::vector<int64_t>> dims;
+  };
+  const std::vector<R> cases = {
+      {{3, 5, 7}, {{}, {0}, {1}, {2}, {-1}, {0, 2}, {1, 2}, {0, 1}}},
+      {{2, 3, 1, 33}, {{0, 3}, {1}, {2}, {-1, -3}}},
+      {{100003}, {{}, {0}}},
+      {{7, 4099}, {{1}, {0}}},
+      {{1025, 3}, {{0}, {1}}},
+  };
+  for (const R& rc : cases) {
+    std::vector<double> v = dyadic_values(size_t(numel_of(rc.shape)), 6);
+    std::vector<double> ties(v.size());
+    for (size_t i = 0; i < v.size(); ++i) ties[i] = double(int((i * 13 + 2) % 6));
+    for (Arrange arr : kArranges) {
+      for (const auto& dims : rc.dims) {
+        for (bool keep : {false, true}) {
+          CAPTURE(shape_str(rc.shape));
+          CAPTURE(dims.size());
+          CAPTURE(dims.empty() ? 99 : dims[0]);
+          CAPTURE(arrange_name(arr));
+          CAPTURE(keep);
+          auto mk = [&](Device dev) { return make_tensor(v, rc.shape, on(d, dev), arr); };
+          parity([&](Device dev) { return ops::sum(mk(dev), dims, keep); }, d);
+          parity([&](Device dev) { return ops::mean(mk(dev), dims, keep); }, d);
+          parity([&](Device dev) { return ops::max(mk(dev), dims, keep); }, d);
+          parity([&](Device dev) { return ops::min(mk(dev), dims, keep); }, d);
+          for (int64_t corr : {0, 1}) {
+            parity([&](Device dev) { return ops::var(mk(dev), dims, corr, keep); },
+                   d == DType::Float64 ? 1e-12 : 1e-5, d == DType::Float64 ? 1e-10 : 1e-4);
+          }
+          if (dims.size() == 1) {
+            auto mkt = [&](Device dev) { return make_tensor(ties, rc.shape, on(d, dev), arr); };
+            parity([&](Device dev) { return ops::argmax(mkt(dev), dims[0], keep); }, 0, 0);
+            parity([&](Device dev) { return ops::argmin(mkt(dev), dims[0], keep); }, 0, 0);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE_TEMPLATE("softmax: cuda softmax and log_softmax match the cpu including long rows and huge inputs", T, float, double) {
+  DDPM_REQUIRE_CUDA_OR_SKIP();
+  const DType d = dtype_of<T>();
+  for (const Shape& shape : {Shape{7}, Shape{3, 7}, Shape{2, 3, 33}, Shape{3, 4099}, Shape{1025, 5}}) {
+    std::vector<double> v = dyadic_values(size_t(numel_of(shape)), 8);
+    for (Arrange arr : kArranges) {
+      for (int64_t dim : {int64_t(0), int64_t(-1)}) {
+        CAPTURE(shape_str(shape));
+        CAPTURE(arrange_name(arr));
+        CAPTURE(dim);
+        parity([&](Device dev) { return ops::softmax(make_tensor(v, shape, on(d, dev), arr), dim); }, d);
+        parity([&](Device dev) { return ops::log_softmax(make_tensor(v, shape, on(d, dev), arr), dim); }, d);
+      }
+    }
+  }
+  std::vector<double> big = {1000, 1001, 1002, -1000, -1001, -1002, 1e4, 0, -1e4, 88.75, 89, 89.25};
+  parity([&](Device dev) { return ops::softmax(tensor(big, {4, 3}, on(d, dev)), 1); }, d);
+  parity([&](Device dev) { return ops::log_softmax(tensor(big, {4, 3}, on(d, dev)), 1); }, d);
+}
+
+TEST_CASE_TEMPLATE("gemm: cuda matmul matches the cpu for 1-d 2-d batched broadcast and transposed operands", T, float,
+                   double) {
+  DDPM_REQUIRE_CUDA_OR_SKIP();
+  const DType d = dtype_of<T>();
+  const std::vector<std::pair<Shape, Shape>> cases = {
+      {{33}, {33}},           {{7, 33}, {33}},          {{33}, {33, 5}},      {{1, 1}, {1, 1}},
+      {{7, 33}, {33, 3}},     {{3, 1}, {1, 5}},         {{2, 7, 33}, {33, 5}}, {{7, 3}, {2, 3, 5}},
+      {{2, 1, 3, 4}, {5, 4, 6}}, {{5}, {2, 5, 3}},      {{2, 3, 5}, {5}},     {{129, 65}, {65, 67}},
+  };
+  for (const auto& mc : cases) {
+    for (Arrange arr : kArranges) {
+      CAPTURE(shape_str(mc.first));
+      CAPTURE(shape_str(mc.second));
+      CAPTURE(arrange_name(arr));
+      std::vector<double> va = dyadic_values(size_t(numel_of(mc.first)), 1);
+      std::vector<double> vb = dyadic_values(size_t(numel_of(mc.second)), 2);
+      Arrange arr_b = arr == Arrange::Strided ? Arrange::Transposed : arr;
+      parity([&](Device dev) {
+        return ops::matmul(make_tensor(va, mc.first, on(d, dev), arr), make_tensor(vb, mc.second, on(d, dev), arr_b));
+      }, d);
+    }
+  }
+  // an expanded batch and a non-dyadic product (float32 accumulation may differ in order)
+  parity([&](Device dev) {
+    Tensor c = ops::expand(tensor(dyadic_values(12, 5), {1, 3, 4}, on(d, dev)), {4, 3, 4});
+    return ops::matmul(c, tensor(dyadic_values(32, 6), {4, 4, 2}, on(d, dev)));
+  }, d);
+  std::vector<double> sa(33 * 129), sb(129 * 17);
+  for (size_t i = 0; i < sa.size(); ++i) sa[i] = std::sin(0.37 * double(i));
+  for (size_t i = 0; i < sb.size(); ++i) sb[i] = std::cos(0.11 * double(i));
+  parity([&](Device dev) {
+    return ops::matmul(tensor(sa, {33, 129}, on(d, dev)), ops::transpose(tensor(sb, {17, 129}, on(d, dev)), 0, 1));
+  }, d == DType::Float64 ? 1e-12 : 1e-4, d == DType::Float64 ? 1e-12 : 1e-4);
+}
+
+TEST_CASE_TEMPLATE("index_select gather index_add and scatter_add: cuda ops match the cpu", T, float, double) {
+  DDPM_REQUIRE_CUDA_OR_SKIP();
+  const DType d = dtype_of<T>();
+  std::vector<double> v = dyadic_values(5 * 3 * 7, 3);
+  std::vector<int64_t> iv = {4, 0, 4, 2, 1, 1, 0};
+  auto idx = [](const std::vector<int64_t>& x, const Shape& s, Device dev) {
+    return Tensor::from_vector<int64_t>(x, s).to(dev);
+  };
+  for (Arrange arr : kArranges) {
+    CAPTURE(arrange_name(arr));
+    for (int64_t dim : {0, 1, 2, -1}) {
+      CAPTURE(dim);
+      std::vector<int64_t> use = iv;
+      int64_t size = dim == 0 ? 5 : dim == 1 ? 3 : 7;
+      for (int64_t& i : use) i %= size;
+      parity([&](Device dev) {
+        return ops::index_select(make_tensor(v, {5, 3, 7}, on(d, dev), arr), dim, idx(use, {7}, dev));
+      }, 0, 0);
+      // gather with an index of the input's shape except 4 along dim
+      Shape is{5, 3, 7};
+      int64_t nd = dim < 0 ? dim + 3 : dim;
+      is[nd] = 4;
+      std::vector<int64_t> gi(size_t(numel_of(is)));
+      for (size_t i = 0; i < gi.size(); ++i) gi[i] = int64_t((i * 5 + 1) % size_t(size));
+      parity([&](Device dev) { return ops::gather(make_tensor(v, {5, 3, 7}, on(d, dev), arr), dim, idx(gi, is, dev)); },
+             0, 0);
+      // the adjoints accumulate repeated indices (float32 atomics may add in any order: values are exact)
+      std::vector<double> sv = dyadic_values(size_t(numel_of(is)), 9);
+      parity([&](Device dev) {
+        return ops::scatter_add({5, 3, 7}, dim, idx(gi, is, dev), make_tensor(sv, is, on(d, dev), arr));
+      }, d);
+      Shape ss{5, 3, 7};
+      ss[nd] = 7;
+      std::vector<double> av = dyadic_values(size_t(numel_of(ss)), 10);
+      parity([&](Device dev) {
+        return ops::index_add({5, 3, 7}, dim, idx(use, {7}, dev), make_tensor(av, ss, on(d, dev), arr));
+      }, d);
+    }
+  }
+  // many collisions: 4099 sources into 3 slots
+  std::vector<int64_t> many(4099);
+  for (size_t i = 0; i < many.size(); ++i) many[i] = int64_t(i % 3);
+  std::vector<double> mv = dyadic_values(4099, 11);
+  parity([&](Device dev) { return ops::index_add({3}, 0, idx(many, {4099}, dev), tensor(mv, {4099}, on(d, dev))); }, d);
+  parity([&](Device dev) { return ops::scatter_add({3}, 0, idx(many, {4099}, dev), tensor(mv, {4099}, on(d, dev))); }, d);
+}
+
+TEST_CASE("random: the generator gives the same numbers on the cpu and the gpu") {
+  DDPM_REQUIRE_CUDA_OR_SKIP();
+  for (DType d : {DType::Float32, DType::Float64}) {
+    CAPTURE(dtype_name(d));
+    for (const Shape& shape : {Shape{1}, Shape{3, 7}, Shape{33, 1025}}) {
+      CAPTURE(shape_str(shape));
+      Generator gc(31337), gg(31337);
+      (void)rand({5}, {}, &gc);  // start at a non-zero offset
+      (void)rand({5}, {}, &gg);
+      Tensor uc = rand(shape, on(d, Device::cpu()), &gc, -2, 5), ug = rand(shape, on(d, gpu()), &gg, -2, 5);
+      CHECK(ug.device() == gpu());
+      check_close(ug, uc, 0, 0);
+      CHECK(gc.offset() == gg.offset());
+      Tensor nc = randn(shape, on(d, Device::cpu()), &gc, 1, 2), ng = randn(shape, on(d, gpu()), &gg, 1, 2);
+      // Box-Muller's log/sin/cos may differ in the last bit between libm and CUDA's math library
+      check_close(ng, nc, d == DType::Float64 ? 1e-13 : 1e-6, d == DType::Float64 ? 1e-13 : 1e-6);
+      Tensor bc = bernoulli(shape, 0.3, on(d, Device::cpu()), &gc), bg = bernoulli(shape, 0.3, on(d, gpu()), &gg);
+      check_close(bg, bc, 0, 0);
+      CHECK(gc.offset() == gg.offset());
+    }
+  }
+  Generator gc(8), gg(8);
+  check_close(randint(-5, 9, {7, 33}, on(DType::Int64, gpu()), &gg), randint(-5, 9, {7, 33}, DType::Int64, &gc), 0, 0);
+  check_close(randint(0, 3, {1025}, on(DType::Int32, gpu()), &gg), randint(0, 3, {1025}, DType::Int32, &gc), 0, 0);
+  CHECK(gc.offset() == gg.offset());
+}
+
 // ---- Integer reductions -------------------------------------------------------------------------
 
-TEST_CASE("cuda integer sum max min argmax and argmin match the cpu over dims keepdim and views") {
+TEST_CASE("reduce: cuda integer sum max min argmax and argmin match the cpu over dims keepdim and views") {
   DDPM_REQUIRE_CUDA_OR_SKIP();
   struct R {
     Shape shape;
@@ -164,7 +648,7 @@ TEST_CASE("cuda integer sum max min argmax and argmin match the cpu over dims ke
   }
 }
 
-TEST_CASE("cuda integer sum max and min into an int64 output match the cpu") {
+TEST_CASE("reduce: cuda integer sum max and min into an int64 output match the cpu") {
   DDPM_REQUIRE_CUDA_OR_SKIP();
   // The front end keeps the input dtype; the backends also write int64 for an int32 input, which the
   // int32 output could not hold here: rows of 33 values near 2^31 sum to about 7e10.
@@ -199,7 +683,7 @@ TEST_CASE("cuda integer sum max and min into an int64 output match the cpu") {
 
 // ---- Integer elementwise ------------------------------------------------------------------------
 
-TEST_CASE("cuda integer binary ops with broadcasting and scalar forms match the cpu") {
+TEST_CASE("binary and binary_scalar: cuda integer binary ops with broadcasting and scalar forms match the cpu") {
   DDPM_REQUIRE_CUDA_OR_SKIP();
   using Fn = std::function<Tensor(const Tensor&, const Tensor&)>;
   const std::vector<std::pair<const char*, Fn>> ops_ = {
@@ -293,7 +777,7 @@ TEST_CASE("cuda integer binary ops with broadcasting and scalar forms match the 
 
 // ---- Softmax and reductions: edge rows and launch shapes ----------------------------------------
 
-TEST_CASE_TEMPLATE("cuda softmax and log_softmax over a middle dim rows of one or two and inf or nan rows match the cpu",
+TEST_CASE_TEMPLATE("softmax: cuda softmax and log_softmax over a middle dim rows of one or two and inf or nan rows match the cpu",
                    T, float, double) {
   DDPM_REQUIRE_CUDA_OR_SKIP();
   const DType d = dtype_of<T>();
@@ -331,7 +815,7 @@ TEST_CASE_TEMPLATE("cuda softmax and log_softmax over a middle dim rows of one o
   }
 }
 
-TEST_CASE("cuda reductions and softmax over very many strided rows and many long rows match the cpu") {
+TEST_CASE("reduce and softmax: cuda reductions and softmax over very many strided rows and many long rows match the cpu") {
   DDPM_REQUIRE_CUDA_OR_SKIP();
   // The GPU picks a thread per row for rows of > 16 elements that are not adjacent in memory when
   // there are at least 1024 rows per SM (200003 rows cover up to 195 SMs), and a warp per row for
@@ -381,7 +865,7 @@ TEST_CASE("cuda reductions and softmax over very many strided rows and many long
 
 // ---- Moving elements of every dtype -------------------------------------------------------------
 
-TEST_CASE("cuda where index_select and gather move bool half and integer elements like the cpu") {
+TEST_CASE("where index_select and gather: cuda moves bool half and integer elements like the cpu") {
   DDPM_REQUIRE_CUDA_OR_SKIP();
   auto idx = [](const std::vector<double>& x, const Shape& s, Device dev, Arrange arr) {
     return make_tensor(x, s, on(DType::Int64, dev), arr);
@@ -433,7 +917,7 @@ TEST_CASE("cuda where index_select and gather move bool half and integer element
 
 // ---- Random numbers in every dtype --------------------------------------------------------------
 
-TEST_CASE("cuda random numbers drawn into bfloat16 float16 bool and integer dtypes match the cpu bit for bit") {
+TEST_CASE("random: cuda random numbers drawn into bfloat16 float16 bool and integer dtypes match the cpu bit for bit") {
   DDPM_REQUIRE_CUDA_OR_SKIP();
   for (const Shape& shape : {Shape{1}, Shape{3, 7}, Shape{33, 1025}}) {
     CAPTURE(shape_str(shape));
@@ -466,7 +950,7 @@ TEST_CASE("cuda random numbers drawn into bfloat16 float16 bool and integer dtyp
   }
 }
 
-TEST_CASE("cuda rand over a range whose width times the uniform is inexact matches the cpu bit for bit") {
+TEST_CASE("random: cuda rand over a range whose width times the uniform is inexact matches the cpu bit for bit") {
   DDPM_REQUIRE_CUDA_OR_SKIP();
   // low + (high - low) * u rounds twice in double; without FMA contraction on either side the GPU
   // rounds the same way as the CPU.
@@ -490,7 +974,7 @@ TEST_CASE("cuda rand over a range whose width times the uniform is inexact match
 
 // ---- Out-of-range indices -----------------------------------------------------------------------
 
-TEST_CASE("cuda out-of-range indices are reported at the next synchronization naming the op and the index") {
+TEST_CASE("index_select gather index_add and scatter_add: cuda out-of-range indices are reported at the next synchronization naming the op and the index") {
   DDPM_REQUIRE_CUDA_OR_SKIP();
   // The GPU records a bad index and throws at the next wait for the stream (a copy to the host or
   // Backend::synchronize), so each check below runs the op and then waits; the CPU throws at the op.
@@ -586,7 +1070,7 @@ void check_lists_same_bits(const std::vector<Tensor>& a, const std::vector<Tenso
 
 }  // namespace
 
-TEST_CASE("cuda adamw over more tensors than one launch holds matches the cpu bit for bit") {
+TEST_CASE("adamw_step: cuda adamw over more tensors than one launch holds matches the cpu bit for bit") {
   DDPM_REQUIRE_CUDA_OR_SKIP();
   for (DType d : {DType::Float32, DType::Float64}) {
     CAPTURE(dtype_name(d));
@@ -611,7 +1095,7 @@ TEST_CASE("cuda adamw over more tensors than one launch holds matches the cpu bi
   }
 }
 
-TEST_CASE("cuda ema over more tensors than one launch holds matches the cpu bit for bit") {
+TEST_CASE("ema_update: cuda ema over more tensors than one launch holds matches the cpu bit for bit") {
   DDPM_REQUIRE_CUDA_OR_SKIP();
   for (DType d : {DType::Float32, DType::Float64}) {
     CAPTURE(dtype_name(d));
@@ -628,7 +1112,7 @@ TEST_CASE("cuda ema over more tensors than one launch holds matches the cpu bit 
   }
 }
 
-TEST_CASE("cuda sum_of_squares over more tensors than one launch holds matches the cpu") {
+TEST_CASE("sum_of_squares: cuda sum_of_squares over more tensors than one launch holds matches the cpu") {
   DDPM_REQUIRE_CUDA_OR_SKIP();
   // float32 and float64 tensors in one list, as clip_grad_norm passes them
   const std::vector<Tensor> h32 = many_host(DType::Float32, 4), h64 = many_host(DType::Float64, 5);
@@ -644,5 +1128,6 @@ TEST_CASE("cuda sum_of_squares over more tensors than one launch holds matches t
   CHECK(og.item() == doctest::Approx(oc.item()).epsilon(1e-12));
   CHECK(oc.item() == doctest::Approx(double(reference)).epsilon(1e-12));
 }
+
 
 }  // TEST_SUITE("cuda")
