@@ -1,6 +1,7 @@
 // Times one DDPM training step (loss forward, backward, AdamW update) of the U-Net presets at 32x32,
-// as bench/train_step_torch.py does in PyTorch. Prints "preset<TAB>seconds per step" (the median of
-// several steps after warm-up); bench/train_step.sh runs both and prints a table.
+// as bench/train_step_torch.py does in PyTorch. Prints "preset<TAB>seconds per step<TAB>peak tensor MiB
+// <TAB>system allocations in the timed steps<TAB>peak RSS MiB" (the median of several steps after
+// warm-up); bench/train_step.sh runs both, one preset per process, and prints a table.
 // Usage: bench_train_step [cpu|cuda] [batch=64] [steps (0 or "": 5 on cpu, 20 on cuda)] [presets... = tiny small]
 #include <algorithm>
 #include <chrono>
@@ -10,7 +11,10 @@
 #include <string>
 #include <vector>
 
+#include <sys/resource.h>
+
 #include "bench_timing.hpp"
+#include "tensor/allocator.hpp"
 #include "diffusion/gaussian_diffusion.hpp"
 #include "diffusion/unet.hpp"
 #include "nn/optim.hpp"
@@ -51,8 +55,18 @@ int run(int argc, char** argv) {
       opt.step();
       opt.zero_grad();
     };
-    const double ms = bench::median_ms(dev, step, steps, /*warmups=*/2);
-    std::printf("%s\t%.4f\n", preset.c_str(), ms / 1000.0);
+    for (int i = 0; i < 2; ++i) step();  // warm-up: fills the caching allocator
+    const AllocatorStats warm = backend(dev).allocator().stats();
+    const double ms = bench::median_ms(dev, step, steps, /*warmups=*/0);
+    const AllocatorStats after = backend(dev).allocator().stats();
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    // seconds per step; our allocator's peak of live tensor bytes; how many of its requests reached
+    // malloc (or cudaMalloc) during the timed steps; the process's peak resident memory
+    std::printf("%s\t%.4f\t%.1f\t%llu\t%.1f\n", preset.c_str(), ms / 1000.0,
+                double(after.peak_allocated_bytes) / (1 << 20),
+                static_cast<unsigned long long>(after.system_allocations - warm.system_allocations),
+                double(usage.ru_maxrss) / 1024.0);
     std::fflush(stdout);
   }
   return 0;

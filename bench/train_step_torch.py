@@ -1,11 +1,13 @@
 """One DDPM training step (loss forward, backward, AdamW update) of the U-Net presets at 32x32 in PyTorch,
-the peer of bench_train_step.cpp. Prints "preset<TAB>seconds per step", the median of several steps after warm-up.
+the peer of bench_train_step.cpp. Prints "preset<TAB>seconds per step<TAB>peak RSS MiB", the median of several
+steps after warm-up (run one preset per process for a per-preset RSS, as bench/train_step.sh does).
 --mode eager (default): float32; bf16: bfloat16 autocast, channels_last (AdamW on the float32 weights);
 compile: torch.compile of the U-Net, float32 (needs PyTorch >= 2.0; the warm-up compiles, its time goes to stderr).
 Usage: python3 bench/train_step_torch.py [--device cpu|cuda] [--threads N] [--batch 64] [--steps N]
                                          [--mode eager|bf16|compile] [presets...]"""
 import argparse
 import os
+import resource
 import sys
 import time
 
@@ -56,7 +58,8 @@ def main():
                 sync()
                 times.append(time.perf_counter() - t0)
             times.sort()
-            print(f"{preset}\t{times[len(times) // 2]:.4f}", flush=True)
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # peak resident MiB
+            print(f"{preset}\t{times[len(times) // 2]:.4f}\t{rss:.1f}", flush=True)
 
 
 if __name__ == "__main__":

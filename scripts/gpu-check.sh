@@ -479,9 +479,9 @@ COMPILE_LIMIT=60 COMPILE_BUDGET=120  # torch.compile: each process at most 60 s,
 export OMP_NUM_THREADS=$NPROC
 bench_ok=1
 tmpf=$RUNS/bench.out
-put_train() {  # put_train MODE BATCH: "preset<TAB>seconds" lines of $tmpf
-  local p sec
-  while IFS=$'\t' read -r p sec; do
+put_train() {  # put_train MODE BATCH: "preset<TAB>seconds[<TAB>memory columns]" lines of $tmpf
+  local p sec rest
+  while IFS=$'\t' read -r p sec rest; do
     [[ "$sec" =~ ^[0-9.]+$ ]] && R["train|$1|$p|$2"]=$(awk -v s="$sec" 'BEGIN { printf "%.2f", s * 1000 }')
   done <"$tmpf"
 }

@@ -953,10 +953,15 @@ inline int64_t im2col_source(const ConvGeometry& g, int64_t b, int64_t row, int6
 inline void add_conv_cases(CaseList& L) {
   if (!L.wants({"im2col", "col2im", "conv2d", "conv2d_weight_grad"})) return;
   const std::vector<ConvGeometry> gs =
-      L.perf ? std::vector<ConvGeometry>{conv_geometry(64, 128, 32, 32, 3, 3, 1, 1), conv_geometry(64, 64, 32, 32, 3, 3, 2, 1)}
+      // perf: the cifar10 preset's widest conv, a stride-2 one, and the tiny preset's three sizes;
+      // test: small odd shapes, and one (40 channels, cout 150) past the GEMM engine's blocks
+      L.perf ? std::vector<ConvGeometry>{conv_geometry(64, 128, 32, 32, 3, 3, 1, 1), conv_geometry(64, 64, 32, 32, 3, 3, 2, 1),
+                                         conv_geometry(64, 16, 32, 32, 3, 3, 1, 1), conv_geometry(64, 32, 16, 16, 3, 3, 1, 1),
+                                         conv_geometry(64, 32, 8, 8, 3, 3, 1, 1), conv_geometry(1, 32, 16, 16, 3, 3, 1, 1)}
              : std::vector<ConvGeometry>{conv_geometry(2, 3, 5, 7, 3, 3, 1, 1), conv_geometry(1, 2, 6, 6, 3, 3, 2, 1),
                                          conv_geometry(2, 1, 4, 5, 1, 1, 1, 0), conv_geometry(1, 3, 7, 4, 2, 3, 2, 0),
-                                         conv_geometry(3, 2, 3, 3, 3, 3, 1, 2)};
+                                         conv_geometry(3, 2, 3, 3, 3, 3, 1, 2), conv_geometry(1, 40, 6, 6, 3, 3, 1, 1),
+                                         conv_geometry(2, 40, 7, 5, 3, 3, 2, 1)};
   for (const ConvGeometry& g : gs) {
     for (DType d : {DType::Float32, DType::Float64}) {
       if (L.perf && d != DType::Float32) continue;
@@ -1021,7 +1026,7 @@ inline void add_conv_cases(CaseList& L) {
       }
       // conv2d and its weight gradient with cout output channels: y[b] = W @ cols(x[b]),
       // dW = sum_b dy[b] @ cols(x[b])^T, from the column entries im2col_source names
-      const int64_t cout = L.perf ? g.channels : 5, rows = cols_shape[1], l = cols_shape[2];
+      const int64_t cout = L.perf ? g.channels : (g.channels >= 40 ? 150 : 5), rows = cols_shape[1], l = cols_shape[2];
       const Shape w_shape{cout, g.channels, g.kh, g.kw}, y_shape{g.batch, cout, g.out_h, g.out_w};
       const double conv_flops = 2.0 * double(g.batch) * double(cout) * double(rows) * double(l);
       for (bool with_bias : {true, false}) {

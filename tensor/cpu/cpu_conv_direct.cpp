@@ -26,22 +26,35 @@ struct Padded {
 };
 
 // Offsets of the column matrix's rows in the padded image: row (c, i, j) starts at c*plane + i*wp + j.
-std::vector<int64_t> row_offsets(const ConvGeometry& g, const Padded& pd) {
-  std::vector<int64_t> off;
-  off.reserve(size_t(g.channels * g.kh * g.kw));
+// (The calling thread's buffer, valid until its next call: no allocation once it has grown.)
+const std::vector<int64_t>& row_offsets(const ConvGeometry& g, const Padded& pd) {
+  static thread_local std::vector<int64_t> off;
+  off.clear();
   for (int64_t c = 0; c < g.channels; ++c)
     for (int64_t i = 0; i < g.kh; ++i)
       for (int64_t j = 0; j < g.kw; ++j) off.push_back(c * pd.plane + i * pd.wp + j);
   return off;
 }
 
-// dst [C, Hp, Wp] (+ slack, all zero but the image) from image x [C, H, W].
+// dst [C, Hp, Wp] (+ slack, all zero but the image) from image x [C, H, W]. Each float is written
+// once: the image rows with their left and right padding, the top and bottom padding rows, the slack.
 void pad_image(const float* x, const ConvGeometry& g, const Padded& pd, std::vector<float>& dst) {
-  dst.assign(size_t(pd.floats), 0.0f);
-  for (int64_t c = 0; c < g.channels; ++c)
-    for (int64_t y = 0; y < g.height; ++y)
-      std::copy(x + (c * g.height + y) * g.width, x + (c * g.height + y + 1) * g.width,
-                dst.data() + c * pd.plane + (y + g.pad_h) * pd.wp + g.pad_w);
+  if (dst.size() < size_t(pd.floats)) dst.resize(size_t(pd.floats));
+  float* d = dst.data();
+  const int64_t right = pd.wp - g.pad_w - g.width;
+  for (int64_t c = 0; c < g.channels; ++c) {
+    float* plane = d + c * pd.plane;
+    std::fill(plane, plane + g.pad_h * pd.wp, 0.0f);
+    for (int64_t y = 0; y < g.height; ++y) {
+      float* row = plane + (y + g.pad_h) * pd.wp;
+      const float* src = x + (c * g.height + y) * g.width;
+      for (int64_t i = 0; i < g.pad_w; ++i) row[i] = 0.0f;
+      for (int64_t i = 0; i < g.width; ++i) row[g.pad_w + i] = src[i];
+      for (int64_t i = 0; i < right; ++i) row[g.pad_w + g.width + i] = 0.0f;
+    }
+    std::fill(plane + (g.pad_h + g.height) * pd.wp, plane + pd.plane, 0.0f);
+  }
+  std::fill(d + g.channels * pd.plane, d + pd.floats, 0.0f);
 }
 
 }  // namespace
@@ -52,7 +65,7 @@ void conv2d_stride1(float* y, const float* x, const float* w, const float* bias,
                     const ConvGeometry& g) {
   const Padded pd(g);
   const int64_t rows = g.channels * g.kh * g.kw, l = g.out_h * g.out_w;
-  const std::vector<int64_t> off = row_offsets(g, pd);
+  const std::vector<int64_t>& off = row_offsets(g, pd);
   // y[b] on the padded width: [Cout, q] = W [Cout, rows] @ (padded x[b] shifted by off[p]) [rows, q]
   blocked::for_each_product(g.batch, cout, pd.q, rows, [&](int64_t b, int64_t j0, int64_t j1) {
     static thread_local std::vector<float> xpad, wide;
@@ -122,7 +135,7 @@ void dot_tile(const std::vector<const float*>& dys, const std::vector<const floa
 void conv2d_weight_grad_stride1(float* dw, const float* dy, const float* x, int64_t cout, const ConvGeometry& g) {
   const Padded pd(g);
   const int64_t rows = g.channels * g.kh * g.kw, l = g.out_h * g.out_w;
-  const std::vector<int64_t> off = row_offsets(g, pd);
+  const std::vector<int64_t>& off = row_offsets(g, pd);
   // A chunk of images shares each tile's accumulators, so the horizontal sums are paid once per chunk.
   const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(8, 4096 / pd.q_vec));
   // dW [Cout, rows] = sum_b dy[b] (on the padded width, zero in the extra columns) [Cout, q]
@@ -139,11 +152,17 @@ void conv2d_weight_grad_stride1(float* dw, const float* dy, const float* x, int6
           const int64_t b = b0 + t;
           pad_image(x + b * g.channels * g.height * g.width, g, pd, xpads[size_t(t)]);
           std::vector<float>& wide = dywides[size_t(t)];  // [Cout, q_vec]: dy on the padded width
-          wide.assign(size_t(cout * pd.q_vec), 0.0f);
-          for (int64_t co = 0; co < cout; ++co)
-            for (int64_t oh = 0; oh < g.out_h; ++oh)
-              std::copy(dy + (b * cout + co) * l + oh * g.out_w, dy + (b * cout + co) * l + (oh + 1) * g.out_w,
-                        wide.data() + co * pd.q_vec + oh * pd.wp);
+          if (wide.size() < size_t(cout * pd.q_vec)) wide.resize(size_t(cout * pd.q_vec));
+          for (int64_t co = 0; co < cout; ++co) {
+            float* dst = wide.data() + co * pd.q_vec;
+            const float* src = dy + (b * cout + co) * l;
+            for (int64_t oh = 0; oh < g.out_h; ++oh) {
+              float* row = dst + oh * pd.wp;
+              for (int64_t ow = 0; ow < g.out_w; ++ow) row[ow] = src[oh * g.out_w + ow];
+              for (int64_t ow = g.out_w; ow < pd.wp; ++ow) row[ow] = 0.0f;  // the extra columns count 0
+            }
+            std::fill(dst + pd.q, dst + pd.q_vec, 0.0f);
+          }
           xs.push_back(xpads[size_t(t)].data());
           dys.push_back(wide.data());
         }

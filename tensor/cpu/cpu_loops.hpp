@@ -3,6 +3,8 @@
 #pragma once
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
@@ -26,24 +28,49 @@ inline int max_threads() {
 #endif
 }
 
+// A machine shared with other work: when another process holds a core, an OpenMP thread can wait
+// milliseconds to be scheduled, and every parallel region waits for its slowest thread, so a step of
+// hundreds of short regions slows several-fold. parallel_for times how late its helper threads start;
+// after a late start (kLateStart) it runs every loop on the calling thread alone for kAlone, then
+// tries its threads again. On an idle machine threads start within microseconds and this never fires.
+struct ThreadTeam {
+  static constexpr int64_t kLateStart = 500'000;  // ns
+  static constexpr int64_t kAlone = 250'000'000;  // ns
+  static int64_t now() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+  static std::atomic<int64_t>& alone_until() {
+    static std::atomic<int64_t> t{0};
+    return t;
+  }
+};
+
 // Runs f(begin, end) on disjoint pieces of [0, n) that cover it: one piece per thread, each at least
-// `grain` long, or f(0, n) on this thread when n is small or we are already inside a parallel region.
+// `grain` long, or f(0, n) on this thread when n is small, we are already inside a parallel region or
+// the threads started late a moment ago (ThreadTeam).
 // f must not throw (an exception cannot leave an OpenMP region), so kernels check inputs beforehand.
 template <typename F>
 void parallel_for(int64_t n, int64_t grain, const F& f) {
   if (n <= 0) return;
   int64_t threads = std::min<int64_t>(max_threads(), (n + grain - 1) / std::max<int64_t>(grain, 1));
+  if (threads > 1 && ThreadTeam::now() < ThreadTeam::alone_until().load(std::memory_order_relaxed)) threads = 1;
   if (threads <= 1) {
     f(int64_t(0), n);
     return;
   }
 #ifdef _OPENMP
+  const int64_t start = ThreadTeam::now();
+  std::atomic<bool> late{false};
 #pragma omp parallel num_threads(int(threads))
   {
     int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    if (t > 0 && ThreadTeam::now() - start > ThreadTeam::kLateStart) late.store(true, std::memory_order_relaxed);
     int64_t begin = n * t / nt, end = n * (t + 1) / nt;
     if (begin < end) f(begin, end);
   }
+  if (late.load(std::memory_order_relaxed))
+    ThreadTeam::alone_until().store(ThreadTeam::now() + ThreadTeam::kAlone, std::memory_order_relaxed);
 #endif
 }
 
