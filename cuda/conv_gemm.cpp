@@ -10,14 +10,23 @@ namespace ddpm::gpu {
 
 namespace {
 
-// A scratch column matrix [B, C*kh*kw, out_h*out_w] for x, filled by im2col; freed by its destructor,
-// after the GEMM that reads it is queued (the allocator hands it out again only to later work on the
-// one stream).
+// A scratch column matrix [B, C*kh*kw, out_h*out_w] for x (or silu(x), through a second scratch),
+// filled by im2col; freed by its destructor, after the GEMM that reads it is queued (the allocator
+// hands a block out again only to later work on the one stream).
 struct Columns {
   TensorRef ref;
-  Columns(TensorRef x, const ConvGeometry& g) {
+  Columns(TensorRef x, const ConvGeometry& g, bool silu_x) {
     const int64_t rows = g.channels * g.kh * g.kw, l = g.out_h * g.out_w;
     const size_t elem = x.dtype == DType::Float64 ? sizeof(double) : sizeof(float);
+    void* activated = nullptr;
+    if (silu_x) {
+      activated = allocator().allocate(size_t(x.layout.numel()) * elem);
+      TensorRef s = x;
+      s.data = activated;
+      s.layout.offset = 0;
+      unary(UnaryOp::Silu, s, x, 0.0, 0.0);
+      x = s;
+    }
     ref.data = allocator().allocate(size_t(g.batch * rows * l) * elem);
     ref.dtype = x.dtype;
     ref.layout.ndim = 3;
@@ -25,6 +34,7 @@ struct Columns {
     ref.layout.strides[0] = rows * l, ref.layout.strides[1] = l, ref.layout.strides[2] = 1;
     ref.layout.contiguous = true;
     im2col(ref, x, g);
+    if (activated) allocator().deallocate(activated);
   }
   ~Columns() { allocator().deallocate(ref.data); }
   Columns(const Columns&) = delete;
@@ -44,13 +54,13 @@ void check(const char* op, std::initializer_list<TensorRef> ts) {
 
 }  // namespace
 
-void conv2d(TensorRef y, TensorRef x, TensorRef weight, TensorRef bias, const ConvGeometry& g) {
+void conv2d(TensorRef y, TensorRef x, TensorRef weight, TensorRef bias, const ConvGeometry& g, bool silu_x) {
   check("conv2d", {y, x, weight});
   if (bias.data) check("conv2d", {y, bias});
   const int64_t rows = g.channels * g.kh * g.kw, l = g.out_h * g.out_w;
   const int64_t cout = weight.layout.numel() / (rows > 0 ? rows : 1);
   if (y.layout.numel() == 0) return;
-  Columns cols(x, g);
+  Columns cols(x, g, silu_x);
   const size_t e = elem_size(x.dtype);
   // y[b] [Cout, L] = W [Cout, rows] @ cols[b] [rows, L]
   GemmArgs a;
@@ -74,12 +84,12 @@ void conv2d(TensorRef y, TensorRef x, TensorRef weight, TensorRef bias, const Co
   gemm(a);
 }
 
-void conv2d_weight_grad(TensorRef dweight, TensorRef dy, TensorRef x, const ConvGeometry& g) {
+void conv2d_weight_grad(TensorRef dweight, TensorRef dy, TensorRef x, const ConvGeometry& g, bool silu_x) {
   check("conv2d_weight_grad", {dweight, dy, x});
   const int64_t rows = g.channels * g.kh * g.kw, l = g.out_h * g.out_w;
   const int64_t cout = dweight.layout.numel() / (rows > 0 ? rows : 1);
   if (dweight.layout.numel() == 0) return;
-  Columns cols(x, g);
+  Columns cols(x, g, silu_x);
   const size_t e = elem_size(x.dtype);
   // dW [Cout, rows] = sum_b dy[b] [Cout, L] @ cols[b]^T [L, rows]: a batch reduced into one C
   GemmArgs a;

@@ -196,11 +196,12 @@ ResBlock::ResBlock(int64_t cin, int64_t cout, int64_t temb_channels, int64_t gro
 }
 
 Tensor ResBlock::forward(const Tensor& x, const Tensor& temb_in) {
-  Tensor h = conv1->forward(silu(norm1->forward(x)));
+  Tensor h = conv1->forward_silu(norm1->forward(x));  // conv1(silu(norm1(x)))
   // temb: [B, 4ch] -> [B, cout, 1, 1], broadcast over H, W
   Tensor t = temb->forward(silu(temb_in));
   h = h + reshape(t, {t.size(0), t.size(1), 1, 1});
-  h = conv2->forward(drop->forward(silu(norm2->forward(h))));
+  if (drop->p == 0.0 || !drop->is_training()) h = conv2->forward_silu(norm2->forward(h));  // dropout is the identity
+  else h = conv2->forward(drop->forward(silu(norm2->forward(h))));
   return (skip ? skip->forward(x) : x) + h;
 }
 
@@ -390,7 +391,7 @@ Tensor UNet::forward(const Tensor& x, const Tensor& t, const Tensor& y) {
     }
     h = e->forward(h, temb);
   }
-  return conv_out_->forward(silu(norm_out_->forward(h)));
+  return conv_out_->forward_silu(norm_out_->forward(h));  // conv_out(silu(norm_out(h)))
 }
 
 }  // namespace ddpm

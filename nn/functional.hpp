@@ -10,6 +10,10 @@ namespace ddpm {
 // H' = (H + 2 padding - kh) / stride + 1. im2col + GEMM.
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = {}, int64_t stride = 1,
               int64_t padding = 0);
+// conv2d(silu(x), weight, bias, stride, padding) as one op: in float32, silu(x) is applied as the
+// kernel reads x and never stored (the U-Net's GroupNorm -> SiLU -> conv); other dtypes compose the two.
+Tensor silu_conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = {}, int64_t stride = 1,
+                   int64_t padding = 0);
 // The adjoint of conv2d: x: [B, Cin, H, W], weight: [Cin, Cout, kh, kw] -> [B, Cout, H', W'],
 // H' = (H - 1) stride - 2 padding + kh + output_padding (output_padding < stride).
 Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias = {}, int64_t stride = 1,

@@ -97,10 +97,12 @@ std::vector<Tensor> inputs_of(const Tensor& x, const Tensor& weight, const Tenso
 
 // y [B, Cout, out_h, out_w] = the conv2d of x [B, C, H, W] with weight [Cout, C, kh, kw] plus bias
 // [Cout] (if defined): the backend's kernel, y[b] = W [Cout, C*kh*kw] @ im2col(x[b]) + bias.
-Tensor conv2d_kernel(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvGeometry& g) {
+// With silu_x, of silu(x), which is never written out.
+Tensor conv2d_kernel(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvGeometry& g,
+                     bool silu_x = false) {
   Tensor xc = x.contiguous(), wc = weight.contiguous(), bc = bias.defined() ? bias.contiguous() : Tensor();
   Tensor y = empty({g.batch, weight.size(0), g.out_h, g.out_w}, TensorOptions(x.dtype(), x.device()));
-  backend(x.device()).conv2d(y.ref(), xc.ref(), wc.ref(), bc.defined() ? bc.ref() : TensorRef{}, g);
+  backend(x.device()).conv2d(y.ref(), xc.ref(), wc.ref(), bc.defined() ? bc.ref() : TensorRef{}, g, silu_x);
   return y;
 }
 
@@ -126,11 +128,12 @@ Tensor conv2d_input_grad(const Tensor& gy, const Tensor& weight, const ConvGeome
   return conv2d_kernel(gy, turned, Tensor(), gt);
 }
 
-// dW [Cout, C, kh, kw] = sum_b gy[b] @ im2col(x[b])^T, the backend's kernel.
-Tensor conv2d_weight_grad(const Tensor& gy, const Tensor& x, const Tensor& weight, const ConvGeometry& g) {
+// dW [Cout, C, kh, kw] = sum_b gy[b] @ im2col(x[b])^T (of silu(x) with silu_x), the backend's kernel.
+Tensor conv2d_weight_grad(const Tensor& gy, const Tensor& x, const Tensor& weight, const ConvGeometry& g,
+                          bool silu_x = false) {
   Tensor xc = x.contiguous(), gyc = gy.contiguous();
   Tensor dw = empty(weight.shape(), TensorOptions(x.dtype(), x.device()));
-  backend(x.device()).conv2d_weight_grad(dw.ref(), gyc.ref(), xc.ref(), g);
+  backend(x.device()).conv2d_weight_grad(dw.ref(), gyc.ref(), xc.ref(), g, silu_x);
   return dw;
 }
 
@@ -171,6 +174,35 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
       grads[1] = ops::reshape(ops::sum(per_image, {0}), weight.shape());
       // END SOLUTION
     }
+    if (bias.defined() && requires_grad(bias)) grads[2] = ops::sum(gy, {0, 2, 3});
+    return grads;
+  });
+}
+
+Tensor silu_conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding) {
+  check_args("silu_conv2d", x, weight, bias, stride, padding, "[out, in, kh, kw]", 1, 0);
+  if (x.dtype() != DType::Float32) return conv2d(silu(x), weight, bias, stride, padding);  // the readable path
+  const int64_t kh = weight.size(2), kw = weight.size(3);
+  DDPM_CHECK(x.size(2) + 2 * padding >= kh && x.size(3) + 2 * padding >= kw, "silu_conv2d: input of ", x.size(2),
+             "x", x.size(3), " pixels with padding ", padding, " is smaller than the ", kh, "x", kw, " kernel");
+  const ConvGeometry g = geometry(x.shape(), kh, kw, stride, padding);
+  Tensor y = conv2d_kernel(x, weight, bias, g, /*silu_x=*/true);  // [B, Cout, out_h, out_w]
+
+  // s = silu(x) is never stored: dW reads silu(x) through the kernel again, and the gradient that
+  // reaches s becomes x's through silu's derivative.
+  return record("silu_conv2d", y, inputs_of(x, weight, bias), [x, weight, bias, g](const Tensor& gy) -> Grads {
+    Grads grads(bias.defined() ? 3 : 2);
+    if (requires_grad(x)) {
+      Tensor gs;  // [B, C, H, W]: the gradient of s
+      if (input_grad_is_a_conv(x, g)) {
+        gs = conv2d_input_grad(gy, weight, g);
+      } else {
+        Tensor w2 = ops::reshape(weight, {weight.size(0), -1});
+        gs = col2im(ops::matmul(ops::transpose(w2, 0, 1), ops::reshape(gy, {g.batch, weight.size(0), -1})), g);
+      }
+      grads[0] = ops::silu_backward(gs, x);
+    }
+    if (requires_grad(weight)) grads[1] = conv2d_weight_grad(gy, x, weight, g, /*silu_x=*/true);
     if (bias.defined() && requires_grad(bias)) grads[2] = ops::sum(gy, {0, 2, 3});
     return grads;
   });

@@ -25,6 +25,7 @@ Conv2d::Conv2d(int64_t in, int64_t out, int64_t k, int64_t stride_, int64_t padd
 }
 
 Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, weight, bias, stride, padding); }
+Tensor Conv2d::forward_silu(const Tensor& x) { return silu_conv2d(x, weight, bias, stride, padding); }
 
 ConvTranspose2d::ConvTranspose2d(int64_t in, int64_t out, int64_t k, int64_t stride_, int64_t padding_,
                                  int64_t output_padding_, bool with_bias, Generator* gen)

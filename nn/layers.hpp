@@ -31,6 +31,7 @@ class Conv2d : public Module {
          bool bias = true, Generator* gen = nullptr);
   const char* type_name() const override { return "Conv2d"; }
   Tensor forward(const Tensor& x) override;  // x: [B, in, H, W] -> [B, out, H', W']
+  Tensor forward_silu(const Tensor& x);      // forward(silu(x)), with silu(x) never stored (silu_conv2d)
 
   const int64_t in_channels, out_channels, kernel_size, stride, padding;
   Tensor weight, bias;

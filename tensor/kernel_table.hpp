@@ -90,14 +90,17 @@
      (overwrites image; pixels no column reads become 0). */                                        \
   X(col2im, (TensorRef image, TensorRef cols, const ConvGeometry& g), (image, cols, g))            \
   /* y [B, Cout, out_h, out_w] = the convolution of x [B, C, H, W] with weight [Cout, C, kh, kw]    \
-     plus bias [Cout] (data == nullptr: none): y[b] = weight [Cout, C*kh*kw] @ im2col(x)[b] + bias. \
-     All contiguous, float32 or float64; overwrites y. (The CPU never writes the column matrix.) */ \
-  X(conv2d, (TensorRef y, TensorRef x, TensorRef weight, TensorRef bias, const ConvGeometry& g),    \
-    (y, x, weight, bias, g))                                                                        \
+     plus bias [Cout] (data == nullptr: none): y[b] = weight [Cout, C*kh*kw] @ im2col(x)[b] + bias; \
+     with silu_x, of silu(x) instead of x (never written out). All contiguous, float32 or float64;  \
+     overwrites y. (The CPU never writes the column matrix either.) */                             \
+  X(conv2d, (TensorRef y, TensorRef x, TensorRef weight, TensorRef bias, const ConvGeometry& g,     \
+             bool silu_x),                                                                          \
+    (y, x, weight, bias, g, silu_x))                                                                \
   /* Its weight gradient: dweight [Cout, C, kh, kw] = sum over b of dy[b] [Cout, out_h*out_w] @     \
-     im2col(x)[b]^T. All contiguous, float32 or float64; overwrites dweight. */                     \
-  X(conv2d_weight_grad, (TensorRef dweight, TensorRef dy, TensorRef x, const ConvGeometry& g),     \
-    (dweight, dy, x, g))                                                                            \
+     im2col(x)[b]^T, or of im2col(silu(x)) with silu_x. All contiguous, float32 or float64;        \
+     overwrites dweight. */                                                                         \
+  X(conv2d_weight_grad, (TensorRef dweight, TensorRef dy, TensorRef x, const ConvGeometry& g, bool silu_x), \
+    (dweight, dy, x, g, silu_x))                                                                    \
                                                                                                     \
   /* ---- Normalization (cpu_norm.cpp, cuda/norm.cu) ---- */                                      \
   /* Group norm over x [B, C, HW] contiguous in G groups of C/G channels: y = (x - mean) * rstd *  \

@@ -1029,19 +1029,27 @@ inline void add_conv_cases(CaseList& L) {
       const int64_t cout = L.perf ? g.channels : (g.channels >= 40 ? 150 : 5), rows = cols_shape[1], l = cols_shape[2];
       const Shape w_shape{cout, g.channels, g.kh, g.kw}, y_shape{g.batch, cout, g.out_h, g.out_w};
       const double conv_flops = 2.0 * double(g.batch) * double(cout) * double(rows) * double(l);
+      // silu_x: the kernels read silu(x) instead of x
+      auto input_value = [](const Values& v, int64_t src, bool silu_x) {
+        const double x = v[size_t(src)];
+        return silu_x ? x / (1.0 + std::exp(-x)) : x;
+      };
+      for (bool silu_x : {false, true}) {
+      if (L.perf && silu_x) continue;
+      const std::string act = silu_x ? " of silu(x)" : "";
       for (bool with_bias : {true, false}) {
         if (L.perf && !with_bias) continue;
         Values v = dyadic(size_t(numel_of(image_shape)), 4), w = dyadic(size_t(numel_of(w_shape)), 5);
         Values bias = dyadic(size_t(cout), 8);
         BackendOpCase k;
         k.kernel = "conv2d";
-        k.label = dtype_label(d) + " " + geo + " cout " + std::to_string(cout) + (with_bias ? " bias" : "");
+        k.label = dtype_label(d) + " " + geo + " cout " + std::to_string(cout) + (with_bias ? " bias" : "") + act;
         k.make = [=](Device dev) -> KernelCall {
           const TensorOptions o(d, dev);
           Tensor x = tensor(v, image_shape, o), wt = tensor(w, w_shape, o), bt = tensor(bias, {cout}, o);
           Tensor y = full(y_shape, 77.0, o);  // overwritten
           return [=] {
-            backend(dev).conv2d(y.ref(), x.ref(), wt.ref(), with_bias ? bt.ref() : TensorRef{}, g);
+            backend(dev).conv2d(y.ref(), x.ref(), wt.ref(), with_bias ? bt.ref() : TensorRef{}, g, silu_x);
             return std::vector<Tensor>{y};
           };
         };
@@ -1053,7 +1061,7 @@ inline void add_conv_cases(CaseList& L) {
                 double acc = with_bias ? bias[size_t(o)] : 0.0;
                 for (int64_t row = 0; row < rows; ++row) {
                   const int64_t src = im2col_source(g, b, row, col);
-                  if (src >= 0) acc += w[size_t(o * rows + row)] * v[size_t(src)];
+                  if (src >= 0) acc += w[size_t(o * rows + row)] * input_value(v, src, silu_x);
                 }
                 out[size_t((b * cout + o) * l + col)] = acc;
               }
@@ -1069,12 +1077,12 @@ inline void add_conv_cases(CaseList& L) {
         Values v = dyadic(size_t(numel_of(image_shape)), 6), dy = dyadic(size_t(numel_of(y_shape)), 7);
         BackendOpCase k;
         k.kernel = "conv2d_weight_grad";
-        k.label = dtype_label(d) + " " + geo + " cout " + std::to_string(cout);
+        k.label = dtype_label(d) + " " + geo + " cout " + std::to_string(cout) + act;
         k.make = [=](Device dev) -> KernelCall {
           Tensor x = tensor(v, image_shape, TensorOptions(d, dev)), dyt = tensor(dy, y_shape, TensorOptions(d, dev));
           Tensor dw = full(w_shape, 77.0, TensorOptions(d, dev));  // overwritten, not accumulated into
           return [=] {
-            backend(dev).conv2d_weight_grad(dw.ref(), dyt.ref(), x.ref(), g);
+            backend(dev).conv2d_weight_grad(dw.ref(), dyt.ref(), x.ref(), g, silu_x);
             return std::vector<Tensor>{dw};
           };
         };
@@ -1086,7 +1094,7 @@ inline void add_conv_cases(CaseList& L) {
               for (int64_t b = 0; b < g.batch; ++b)
                 for (int64_t col = 0; col < l; ++col) {
                   const int64_t src = im2col_source(g, b, row, col);
-                  if (src >= 0) acc += dy[size_t((b * cout + o) * l + col)] * v[size_t(src)];
+                  if (src >= 0) acc += dy[size_t((b * cout + o) * l + col)] * input_value(v, src, silu_x);
                 }
               out[size_t(o * rows + row)] = acc;
             }
@@ -1098,6 +1106,7 @@ inline void add_conv_cases(CaseList& L) {
         k.flops = conv_flops;
         L.add(k);
       }
+      }  // silu_x
     }
   }
 }

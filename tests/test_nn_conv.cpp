@@ -324,6 +324,44 @@ TEST_CASE("conv kernels im2col matches its definition and col2im is its adjoint"
   }
 }
 
+TEST_CASE("conv2d and silu_conv2d in float32 give the float64 path's values and gradients") {
+  // float32 runs the backend's conv kernels (no column matrix; the input gradient of a stride-1 conv
+  // as a conv; silu fused into the kernels' reads); float64 the readable im2col + matmul code that
+  // gradcheck verifies. They must agree to float32 rounding, values and all three gradients.
+  // Values in +-[0.1, 1.1] (not the dyadic ones, whose float32 sums are exact). A float32 sum of K
+  // terms is within about sqrt(K) u |partial sums| of the exact one in practice (u = 6e-8; at worst
+  // K u sum|terms|): with K <= 360 terms of magnitude <= 1.2 here, ~1e-5. A wrong, missing or doubled
+  // term moves an output by |w| |x| (or |w| silu(|x|)) >= 5e-3.
+  const double atol = 1e-4, rtol = 1e-5;  // seen: 3e-7 relative
+  const std::vector<Conv> cases{{3, 4, 6, 9, 7, 3, 3, 1, 1, 0, true}, {2, 5, 3, 8, 8, 3, 3, 2, 1, 0, true},
+                                {2, 3, 4, 5, 6, 1, 1, 1, 0, 0, true}, {1, 2, 3, 9, 9, 4, 4, 2, 1, 0, false},
+                                {2, 40, 9, 6, 6, 3, 3, 1, 1, 0, true}, {1, 3, 2, 6, 5, 3, 3, 1, 2, 0, true}};
+  for (const Conv& c : cases) {
+    for (bool fused_silu : {false, true}) {
+      CAPTURE(label(c));
+      CAPTURE(fused_silu);
+      Values v(c, false);
+      v.x = smooth_random(numel_of(x_shape(c)), 21), v.w = smooth_random(numel_of(w_shape(c, false)), 22);
+      v.b = smooth_random(c.cout, 23);
+      Ts in64 = make_inputs(false, c, v, DType::Float64), in32 = make_inputs(false, c, v, DType::Float32);
+      auto forward = [&](const Ts& in) {
+        return fused_silu ? silu_conv2d(in[0], in[1], bias_of(in), c.stride, c.padding)
+                          : conv2d(in[0], in[1], bias_of(in), c.stride, c.padding);
+      };
+      Tensor y64 = forward(in64), y32 = forward(in32);
+      // a fixed weighting of the outputs, so that every gradient entry gets a different upstream value
+      Tensor r = tensor(smooth_random(y64.numel(), 11), y64.shape(), TensorOptions(DType::Float64));
+      backward(sum(mul(y64, r)));
+      backward(sum(mul(y32, r.to(DType::Float32))));
+      check_close(y32.to(DType::Float64), y64, atol, rtol);
+      for (size_t i = 0; i < in64.size(); ++i) {
+        CAPTURE(i);  // the gradient of x, weight, bias
+        check_close(grad(in32[i]).to(DType::Float64), grad(in64[i]), atol, rtol);
+      }
+    }
+  }
+}
+
 TEST_CASE("conv2d gradient of a pointwise conv with a batch of one") {
   // The 1x1 path reshapes instead of copying; its backward must still give dx of x's shape.
   Conv c{1, 3, 2, 4, 5, 1, 1, 1, 0, 0, false};

@@ -215,6 +215,20 @@ void check_conv_kernel_args(const char* op, std::initializer_list<TensorRef> ts)
   }
 }
 
+// x, or silu(x) written out (with `apply`: the paths that do not fuse silu into their packing).
+struct SiluInput {
+  TensorRef ref;
+  std::vector<double> storage;  // float32 or float64 values, as x's dtype
+  SiluInput(TensorRef x, bool apply) : ref(x) {
+    if (!apply) return;
+    const int64_t n = x.layout.numel();
+    storage.resize(size_t(x.dtype == DType::Float64 ? n : (n + 1) / 2));
+    ref.data = storage.data();
+    ref.layout.offset = 0;
+    unary(UnaryOp::Silu, ref, x, 0.0, 0.0);
+  }
+};
+
 // float64 (gradient checks): the column matrix written out by im2col, then one gemm call.
 void conv_f64(TensorRef out, TensorRef first, TensorRef bias, TensorRef x, const ConvGeometry& g, bool weight_grad) {
   const int64_t rows = g.channels * g.kh * g.kw, l = g.out_h * g.out_w;
@@ -256,7 +270,7 @@ void conv_f64(TensorRef out, TensorRef first, TensorRef bias, TensorRef x, const
 
 }  // namespace
 
-void conv2d(TensorRef y, TensorRef x, TensorRef weight, TensorRef bias, const ConvGeometry& g) {
+void conv2d(TensorRef y, TensorRef x, TensorRef weight, TensorRef bias, const ConvGeometry& g, bool silu_x) {
   check_conv_kernel_args("conv2d", {y, x, weight});
   if (bias.data) check_conv_kernel_args("conv2d", {y, bias});
   const int64_t rows = g.channels * g.kh * g.kw, l = g.out_h * g.out_w;
@@ -267,12 +281,14 @@ void conv2d(TensorRef y, TensorRef x, TensorRef weight, TensorRef bias, const Co
   if (y.layout.numel() == 0) return;
   DDPM_CHECK(!bias.data || bias.layout.numel() == cout, "conv2d: bias has ", bias.layout.numel(),
              " elements, expected ", cout);
+  SiluInput input(x, silu_x && !(x.dtype == DType::Float32 && conv_is_stride1(g)));
+  x = input.ref;
   if (x.dtype == DType::Float64) return conv_f64(y, weight, bias, x, g, false);
   const float* xp = static_cast<const float*>(x.data) + x.layout.offset;
   const float* wp = static_cast<const float*>(weight.data) + weight.layout.offset;
   const float* bp = bias.data ? static_cast<const float*>(bias.data) + bias.layout.offset : nullptr;
   float* yp = static_cast<float*>(y.data) + y.layout.offset;
-  if (conv_is_stride1(g)) return conv2d_stride1(yp, xp, wp, bp, cout, g);
+  if (conv_is_stride1(g)) return conv2d_stride1(yp, xp, wp, bp, cout, g, silu_x);
   // y[b] [Cout, L] = W [Cout, C*kh*kw] @ cols(x[b]) [C*kh*kw, L]
   blocked::for_each_product(g.batch, cout, l, rows, [&](int64_t b, int64_t j0, int64_t j1) {
     blocked::StridedA a{wp, rows, 1, cout, 1.0f};
@@ -285,7 +301,7 @@ void conv2d(TensorRef y, TensorRef x, TensorRef weight, TensorRef bias, const Co
   });
 }
 
-void conv2d_weight_grad(TensorRef dweight, TensorRef dy, TensorRef x, const ConvGeometry& g) {
+void conv2d_weight_grad(TensorRef dweight, TensorRef dy, TensorRef x, const ConvGeometry& g, bool silu_x) {
   check_conv_kernel_args("conv2d_weight_grad", {dweight, dy, x});
   const int64_t rows = g.channels * g.kh * g.kw, l = g.out_h * g.out_w;
   const int64_t cout = dweight.layout.numel() / std::max<int64_t>(1, rows);
@@ -293,11 +309,13 @@ void conv2d_weight_grad(TensorRef dweight, TensorRef dy, TensorRef x, const Conv
                  dweight.layout.numel() == cout * rows && dy.layout.numel() == g.batch * cout * l,
              "conv2d_weight_grad: tensor sizes do not match the geometry");
   if (dweight.layout.numel() == 0) return;
+  SiluInput input(x, silu_x && !(x.dtype == DType::Float32 && conv_is_stride1(g)));
+  x = input.ref;
   if (x.dtype == DType::Float64) return conv_f64(dweight, dy, TensorRef{}, x, g, true);
   const float* xp = static_cast<const float*>(x.data) + x.layout.offset;
   const float* dyp = static_cast<const float*>(dy.data) + dy.layout.offset;
   float* dwp = static_cast<float*>(dweight.data) + dweight.layout.offset;
-  if (conv_is_stride1(g)) return conv2d_weight_grad_stride1(dwp, dyp, xp, cout, g);
+  if (conv_is_stride1(g)) return conv2d_weight_grad_stride1(dwp, dyp, xp, cout, g, silu_x);
   // dW [Cout, C*kh*kw] = sum_b dy[b] [Cout, L] @ cols(x[b])^T [L, C*kh*kw]
   blocked::sum_over_batch(g.batch, 1, cout, rows, l, dwp, rows, /*accumulate=*/false,
                           [&](int64_t b, int64_t, float* out, int64_t ldc, bool add) {

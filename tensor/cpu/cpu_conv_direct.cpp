@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "tensor/cpu/cpu_conv_direct.hpp"
+#include "tensor/cpu/cpu_fast_math.hpp"
 #include "tensor/cpu/cpu_gemm_blocked.hpp"
 
 namespace ddpm::cpu {
@@ -36,9 +37,9 @@ const std::vector<int64_t>& row_offsets(const ConvGeometry& g, const Padded& pd)
   return off;
 }
 
-// dst [C, Hp, Wp] (+ slack, all zero but the image) from image x [C, H, W]. Each float is written
-// once: the image rows with their left and right padding, the top and bottom padding rows, the slack.
-void pad_image(const float* x, const ConvGeometry& g, const Padded& pd, std::vector<float>& dst) {
+// dst [C, Hp, Wp] (+ slack, all zero but the image) from image x [C, H, W], or from silu(x). Each float
+// is written once: the image rows with their left and right padding, the top and bottom rows, the slack.
+void pad_image(const float* x, const ConvGeometry& g, const Padded& pd, std::vector<float>& dst, bool silu) {
   if (dst.size() < size_t(pd.floats)) dst.resize(size_t(pd.floats));
   float* d = dst.data();
   const int64_t right = pd.wp - g.pad_w - g.width;
@@ -49,7 +50,8 @@ void pad_image(const float* x, const ConvGeometry& g, const Padded& pd, std::vec
       float* row = plane + (y + g.pad_h) * pd.wp;
       const float* src = x + (c * g.height + y) * g.width;
       for (int64_t i = 0; i < g.pad_w; ++i) row[i] = 0.0f;
-      for (int64_t i = 0; i < g.width; ++i) row[g.pad_w + i] = src[i];
+      if (silu) for (int64_t i = 0; i < g.width; ++i) row[g.pad_w + i] = silu_fast(src[i]);
+      else for (int64_t i = 0; i < g.width; ++i) row[g.pad_w + i] = src[i];
       for (int64_t i = 0; i < right; ++i) row[g.pad_w + g.width + i] = 0.0f;
     }
     std::fill(plane + (g.pad_h + g.height) * pd.wp, plane + pd.plane, 0.0f);
@@ -62,14 +64,14 @@ void pad_image(const float* x, const ConvGeometry& g, const Padded& pd, std::vec
 bool conv_is_stride1(const ConvGeometry& g) { return g.stride_h == 1 && g.stride_w == 1; }
 
 void conv2d_stride1(float* y, const float* x, const float* w, const float* bias, int64_t cout,
-                    const ConvGeometry& g) {
+                    const ConvGeometry& g, bool silu_x) {
   const Padded pd(g);
   const int64_t rows = g.channels * g.kh * g.kw, l = g.out_h * g.out_w;
   const std::vector<int64_t>& off = row_offsets(g, pd);
   // y[b] on the padded width: [Cout, q] = W [Cout, rows] @ (padded x[b] shifted by off[p]) [rows, q]
   blocked::for_each_product(g.batch, cout, pd.q, rows, [&](int64_t b, int64_t j0, int64_t j1) {
     static thread_local std::vector<float> xpad, wide;
-    pad_image(x + b * g.channels * g.height * g.width, g, pd, xpad);
+    pad_image(x + b * g.channels * g.height * g.width, g, pd, xpad, silu_x);
     const int64_t n = j1 - j0;
     if (wide.size() < size_t(cout * n)) wide.resize(size_t(cout * n));
     blocked::StridedA a{w, rows, 1, cout, 1.0f};
@@ -132,7 +134,8 @@ void dot_tile(const std::vector<const float*>& dys, const std::vector<const floa
 
 }  // namespace
 
-void conv2d_weight_grad_stride1(float* dw, const float* dy, const float* x, int64_t cout, const ConvGeometry& g) {
+void conv2d_weight_grad_stride1(float* dw, const float* dy, const float* x, int64_t cout, const ConvGeometry& g,
+                                bool silu_x) {
   const Padded pd(g);
   const int64_t rows = g.channels * g.kh * g.kw, l = g.out_h * g.out_w;
   const std::vector<int64_t>& off = row_offsets(g, pd);
@@ -150,7 +153,7 @@ void conv2d_weight_grad_stride1(float* dw, const float* dy, const float* x, int6
         dys.clear();
         for (int64_t t = 0; t < nb; ++t) {
           const int64_t b = b0 + t;
-          pad_image(x + b * g.channels * g.height * g.width, g, pd, xpads[size_t(t)]);
+          pad_image(x + b * g.channels * g.height * g.width, g, pd, xpads[size_t(t)], silu_x);
           std::vector<float>& wide = dywides[size_t(t)];  // [Cout, q_vec]: dy on the padded width
           if (wide.size() < size_t(cout * pd.q_vec)) wide.resize(size_t(cout * pd.q_vec));
           for (int64_t co = 0; co < cout; ++co) {
