@@ -117,7 +117,7 @@ void dot_tile(const std::vector<const float*>& dys, const std::vector<const floa
       for (int i = 0; i < kTileCo; ++i) dv[i] = blocked::load(d[i] + q);
       for (int j = 0; j < kTileP; ++j) xv[j] = blocked::load(xr[j] + q);
       for (int i = 0; i < kTileCo; ++i)
-        for (int j = 0; j < kTileP; ++j) acc[i][j] += dv[i] * xv[j];
+        for (int j = 0; j < kTileP; ++j) acc[i][j] = blocked::fma(dv[i], xv[j], acc[i][j]);
     }
   }
   for (int i = 0; i < kTileCo && co0 + i < cout; ++i) {
