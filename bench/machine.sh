@@ -19,6 +19,6 @@ with_load() {
   "$@"
   local rc=$?
   kill "$busy" 2>/dev/null
-  wait "$busy" 2>/dev/null
+  wait "$busy" 2>/dev/null || true
   return $rc
 }

@@ -233,7 +233,11 @@ void map1(TensorRef out, TensorRef a, const F& f) {
     for_each_row(s, [=, &f](const int64_t* off, int64_t len) {
       TO* o = po + off[0];
       const TA* x = pa + off[1];
-      for (int64_t r = 0; r < len; ++r) o[r * so] = f(x[r * sa]);
+      if (so == 1 && sa == 1) {  // rows of a strided view that are contiguous: a loop that vectorizes
+        for (int64_t r = 0; r < len; ++r) o[r] = f(x[r]);
+      } else {
+        for (int64_t r = 0; r < len; ++r) o[r * so] = f(x[r * sa]);
+      }
     });
   }
 }
@@ -258,7 +262,19 @@ void map2(TensorRef out, TensorRef a, TensorRef b, const F& f) {
       TO* o = po + off[0];
       const TA* x = pa + off[1];
       const TB* y = pb + off[2];
-      for (int64_t r = 0; r < len; ++r) o[r * so] = f(x[r * sa], y[r * sb]);
+      // Rows of a broadcast (x + bias[c], a per-channel scale): unit strides and one operand held
+      // fixed get loops of their own, which vectorize; any other strides take the general loop.
+      if (so == 1 && sa == 1 && sb == 1) {
+        for (int64_t r = 0; r < len; ++r) o[r] = f(x[r], y[r]);
+      } else if (so == 1 && sa == 1 && sb == 0) {
+        const TB v = y[0];
+        for (int64_t r = 0; r < len; ++r) o[r] = f(x[r], v);
+      } else if (so == 1 && sa == 0 && sb == 1) {
+        const TA u = x[0];
+        for (int64_t r = 0; r < len; ++r) o[r] = f(u, y[r]);
+      } else {
+        for (int64_t r = 0; r < len; ++r) o[r * so] = f(x[r * sa], y[r * sb]);
+      }
     });
   }
 }
