@@ -17,7 +17,7 @@ struct Columns {
   TensorRef ref;
   Columns(TensorRef x, const ConvGeometry& g, bool silu_x) {
     const int64_t rows = g.channels * g.kh * g.kw, l = g.out_h * g.out_w;
-    const size_t elem = x.dtype == DType::Float64 ? sizeof(double) : sizeof(float);
+    const size_t elem = dtype_size(x.dtype);
     void* activated = nullptr;
     if (silu_x) {
       activated = allocator().allocate(size_t(x.layout.numel()) * elem);
@@ -27,12 +27,7 @@ struct Columns {
       unary(UnaryOp::Silu, s, x, 0.0, 0.0);
       x = s;
     }
-    ref.data = allocator().allocate(size_t(g.batch * rows * l) * elem);
-    ref.dtype = x.dtype;
-    ref.layout.ndim = 3;
-    ref.layout.sizes[0] = g.batch, ref.layout.sizes[1] = rows, ref.layout.sizes[2] = l;
-    ref.layout.strides[0] = rows * l, ref.layout.strides[1] = l, ref.layout.strides[2] = 1;
-    ref.layout.contiguous = true;
+    ref = contiguous_ref(allocator().allocate(size_t(g.batch * rows * l) * elem), x.dtype, {g.batch, rows, l});
     im2col(ref, x, g);
     if (activated) allocator().deallocate(activated);
   }
@@ -40,8 +35,6 @@ struct Columns {
   Columns(const Columns&) = delete;
   Columns& operator=(const Columns&) = delete;
 };
-
-size_t elem_size(DType d) { return d == DType::Float64 ? sizeof(double) : sizeof(float); }
 
 void check(const char* op, std::initializer_list<TensorRef> ts) {
   for (const TensorRef& t : ts) {
@@ -61,7 +54,7 @@ void conv2d(TensorRef y, TensorRef x, TensorRef weight, TensorRef bias, const Co
   const int64_t cout = weight.layout.numel() / (rows > 0 ? rows : 1);
   if (y.layout.numel() == 0) return;
   Columns cols(x, g, silu_x);
-  const size_t e = elem_size(x.dtype);
+  const size_t e = dtype_size(x.dtype);
   // y[b] [Cout, L] = W [Cout, rows] @ cols[b] [rows, L]
   GemmArgs a;
   a.dtype = x.dtype;
@@ -90,7 +83,7 @@ void conv2d_weight_grad(TensorRef dweight, TensorRef dy, TensorRef x, const Conv
   const int64_t cout = dweight.layout.numel() / (rows > 0 ? rows : 1);
   if (dweight.layout.numel() == 0) return;
   Columns cols(x, g, silu_x);
-  const size_t e = elem_size(x.dtype);
+  const size_t e = dtype_size(x.dtype);
   // dW [Cout, rows] = sum_b dy[b] [Cout, L] @ cols[b]^T [L, rows]: a batch reduced into one C
   GemmArgs a;
   a.dtype = x.dtype;

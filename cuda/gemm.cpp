@@ -2,7 +2,6 @@
 // with leading dim ld is the column-major matrix of its transpose with the same ld, so we compute
 // C^T = op(B)^T op(A)^T: swap A and B, swap m and n, and keep each operand's transpose flag.
 #include <climits>
-#include <initializer_list>
 #include <utility>
 
 #include "cuda/cuda_check.hpp"
@@ -29,32 +28,12 @@ int fix_ld(const char* which, int64_t ld, int64_t rows, int64_t cols) {
 
 cublasOperation_t op_of(bool trans) { return trans ? CUBLAS_OP_T : CUBLAS_OP_N; }
 
-}  // namespace
-
-namespace {
-
-TensorRef contiguous_ref(void* data, DType dtype, std::initializer_list<int64_t> sizes) {
-  TensorRef r;
-  r.data = data;
-  r.dtype = dtype;
-  r.layout.ndim = int32_t(sizes.size());
-  int64_t stride = 1;
-  for (int d = r.layout.ndim - 1; d >= 0; --d) {
-    r.layout.sizes[d] = sizes.begin()[d];
-    r.layout.strides[d] = stride;
-    stride *= r.layout.sizes[d];
-  }
-  r.layout.contiguous = true;
-  return r;
-}
-
 // stride_c == 0: C = alpha sum_b op(A[b]) op(B[b]) + beta C (the batch reduced into one C).
 // With beta 0 and a packed C: the products go to a scratch [batch, m, n] in one batched call, then
 // one reduction over the batch; otherwise one call per product, each adding to C.
 void gemm_reduce_batch(const GemmArgs& g) {
   if (g.beta == 0.0 && g.ldc == g.n) {
-    const size_t elem = g.dtype == DType::Float64 ? sizeof(double) : sizeof(float);
-    void* scratch = allocator().allocate(size_t(g.batch * g.m * g.n) * elem);
+    void* scratch = allocator().allocate(size_t(g.batch * g.m * g.n) * dtype_size(g.dtype));
     GemmArgs all = g;
     all.c = scratch;
     all.ldc = g.n;
@@ -71,8 +50,8 @@ void gemm_reduce_batch(const GemmArgs& g) {
   GemmArgs one = g;
   one.batch = 1;
   for (int64_t b = 0; b < g.batch; ++b) {
-    one.a = static_cast<const char*>(g.a) + b * g.stride_a * (g.dtype == DType::Float64 ? 8 : 4);
-    one.b = static_cast<const char*>(g.b) + b * g.stride_b * (g.dtype == DType::Float64 ? 8 : 4);
+    one.a = static_cast<const char*>(g.a) + b * g.stride_a * dtype_size(g.dtype);
+    one.b = static_cast<const char*>(g.b) + b * g.stride_b * dtype_size(g.dtype);
     one.beta = b == 0 ? g.beta : 1.0;
     gemm(one);
   }

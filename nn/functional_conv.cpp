@@ -137,35 +137,40 @@ Tensor conv2d_weight_grad(const Tensor& gy, const Tensor& x, const Tensor& weigh
   return dw;
 }
 
-}  // namespace
-
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding) {
-  check_args("conv2d", x, weight, bias, stride, padding, "[out, in, kh, kw]", 1, 0);
+// conv2d(x) or, with silu_x, conv2d(silu(x)) with silu(x) never stored (float32 only: other dtypes
+// compose silu and conv2d). The backward turns the gradient that reaches silu(x) into x's through
+// silu's derivative, and dW reads silu(x) through the kernel again.
+Tensor conv2d_node(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride,
+                   int64_t padding, bool silu_x) {
   const int64_t kh = weight.size(2), kw = weight.size(3);
-  DDPM_CHECK(x.size(2) + 2 * padding >= kh && x.size(3) + 2 * padding >= kw, "conv2d: input of ", x.size(2), "x",
+  DDPM_CHECK(x.size(2) + 2 * padding >= kh && x.size(3) + 2 * padding >= kw, op, ": input of ", x.size(2), "x",
              x.size(3), " pixels with padding ", padding, " is smaller than the ", kh, "x", kw, " kernel");
   const ConvGeometry g = geometry(x.shape(), kh, kw, stride, padding);
 
   // y[b] = W [Cout, Cin*kh*kw] @ cols[b] [Cin*kh*kw, L] + bias, W broadcast: as
   // add_bias(ops::matmul(ops::reshape(weight, {Cout, -1}), im2col(x, g)), bias) would, in one kernel.
-  Tensor y = conv2d_kernel(x, weight, bias, g);  // [B, Cout, out_h, out_w], bias added
+  Tensor y = conv2d_kernel(x, weight, bias, g, silu_x);  // [B, Cout, out_h, out_w], bias added
 
-  return record("conv2d", y, inputs_of(x, weight, bias), [x, weight, bias, g](const Tensor& gy) -> Grads {
+  return record(op, y, inputs_of(x, weight, bias), [x, weight, bias, g, silu_x](const Tensor& gy) -> Grads {
     const int64_t cout = weight.size(0);
     Tensor w2 = ops::reshape(weight, {cout, -1});
     Tensor gy3 = ops::reshape(gy, {g.batch, cout, g.out_h * g.out_w});  // [B, Cout, L]
     Grads grads(bias.defined() ? 3 : 2);
     // dx = col2im(W^T gy[b]): the transposed weight is a view, the GEMM reads it as is.
-    if (requires_grad(x) && input_grad_is_a_conv(x, g)) {
-      grads[0] = conv2d_input_grad(gy, weight, g);  // the same sums, without the column matrix
-    } else if (requires_grad(x)) {
-      // BEGIN SOLUTION conv2d_grad_input
-      grads[0] = col2im(ops::matmul(ops::transpose(w2, 0, 1), gy3), g);
-      // END SOLUTION
+    if (requires_grad(x)) {
+      Tensor gin;  // the gradient of the conv's input: x, or silu(x)
+      if (input_grad_is_a_conv(x, g)) {
+        gin = conv2d_input_grad(gy, weight, g);  // the same sums, without the column matrix
+      } else {
+        // BEGIN SOLUTION conv2d_grad_input
+        gin = col2im(ops::matmul(ops::transpose(w2, 0, 1), gy3), g);
+        // END SOLUTION
+      }
+      grads[0] = silu_x ? ops::silu_backward(gin, x) : gin;
     }
     if (requires_grad(weight) && x.dtype() == DType::Float32) {
-      grads[1] = conv2d_weight_grad(gy, x, weight, g);  // what the code below computes, in one kernel
-    } else if (requires_grad(weight)) {
+      grads[1] = conv2d_weight_grad(gy, x, weight, g, silu_x);  // what the code below computes, in one kernel
+    } else if (requires_grad(weight)) {  // float64: never silu_x
       // BEGIN SOLUTION conv2d_grad_weight
       // dW = sum_b gy[b] @ cols[b]^T. cols is recomputed, not saved by the forward: it is kh*kw
       // times the input's size, for every layer of the network until backward reaches it.
@@ -179,33 +184,17 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
   });
 }
 
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding) {
+  check_args("conv2d", x, weight, bias, stride, padding, "[out, in, kh, kw]", 1, 0);
+  return conv2d_node("conv2d", x, weight, bias, stride, padding, /*silu_x=*/false);
+}
+
 Tensor silu_conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding) {
   check_args("silu_conv2d", x, weight, bias, stride, padding, "[out, in, kh, kw]", 1, 0);
   if (x.dtype() != DType::Float32) return conv2d(silu(x), weight, bias, stride, padding);  // the readable path
-  const int64_t kh = weight.size(2), kw = weight.size(3);
-  DDPM_CHECK(x.size(2) + 2 * padding >= kh && x.size(3) + 2 * padding >= kw, "silu_conv2d: input of ", x.size(2),
-             "x", x.size(3), " pixels with padding ", padding, " is smaller than the ", kh, "x", kw, " kernel");
-  const ConvGeometry g = geometry(x.shape(), kh, kw, stride, padding);
-  Tensor y = conv2d_kernel(x, weight, bias, g, /*silu_x=*/true);  // [B, Cout, out_h, out_w]
-
-  // s = silu(x) is never stored: dW reads silu(x) through the kernel again, and the gradient that
-  // reaches s becomes x's through silu's derivative.
-  return record("silu_conv2d", y, inputs_of(x, weight, bias), [x, weight, bias, g](const Tensor& gy) -> Grads {
-    Grads grads(bias.defined() ? 3 : 2);
-    if (requires_grad(x)) {
-      Tensor gs;  // [B, C, H, W]: the gradient of s
-      if (input_grad_is_a_conv(x, g)) {
-        gs = conv2d_input_grad(gy, weight, g);
-      } else {
-        Tensor w2 = ops::reshape(weight, {weight.size(0), -1});
-        gs = col2im(ops::matmul(ops::transpose(w2, 0, 1), ops::reshape(gy, {g.batch, weight.size(0), -1})), g);
-      }
-      grads[0] = ops::silu_backward(gs, x);
-    }
-    if (requires_grad(weight)) grads[1] = conv2d_weight_grad(gy, x, weight, g, /*silu_x=*/true);
-    if (bias.defined() && requires_grad(bias)) grads[2] = ops::sum(gy, {0, 2, 3});
-    return grads;
-  });
+  return conv2d_node("silu_conv2d", x, weight, bias, stride, padding, /*silu_x=*/true);
 }
 
 Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding,

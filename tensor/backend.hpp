@@ -5,6 +5,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <vector>
 
 #include "tensor/device.hpp"
@@ -25,6 +26,22 @@ struct TensorRef {
   DType dtype = DType::Float32;
   Layout layout;
 };
+
+// A kernel's scratch buffer as a TensorRef: `data` holding a contiguous row-major array of `sizes`.
+inline TensorRef contiguous_ref(void* data, DType dtype, std::initializer_list<int64_t> sizes) {
+  TensorRef r;
+  r.data = data;
+  r.dtype = dtype;
+  r.layout.ndim = int32_t(sizes.size());
+  int64_t stride = 1;
+  for (int d = r.layout.ndim - 1; d >= 0; --d) {
+    r.layout.sizes[d] = sizes.begin()[d];
+    r.layout.strides[d] = stride;
+    stride *= r.layout.sizes[d];
+  }
+  r.layout.contiguous = true;
+  return r;
+}
 
 // Row-major batched GEMM: C[b] = alpha * op(A[b]) @ op(B[b]) + beta * C[b], C[b] is [m, n].
 // op(A) is [m, k]: A[b][i, p] = a[b * stride_a + i * lda + p], or a[... + p * lda + i] if trans_a.

@@ -102,7 +102,7 @@ void col2im_typed(T* image, const T* cols, const ConvGeometry& g) {
 struct Run {
   int64_t start, len, oh, ow;
 };
-int64_t runs_of(const ConvGeometry& g, int64_t q, int64_t len, std::vector<Run>& runs) {
+void runs_of(const ConvGeometry& g, int64_t q, int64_t len, std::vector<Run>& runs) {
   runs.clear();
   int64_t oh = q / g.out_w, ow = q % g.out_w;
   for (int64_t t = 0; t < len; ++oh, ow = 0) {
@@ -110,7 +110,6 @@ int64_t runs_of(const ConvGeometry& g, int64_t q, int64_t len, std::vector<Run>&
     runs.push_back({t, n, oh, ow});
     t += n;
   }
-  return int64_t(runs.size());
 }
 
 // Row p = (c, i, j) of image x's column matrix [C*kh*kw, out_h*out_w] over the output positions
@@ -130,29 +129,23 @@ inline void read_cols_row(const float* x, const ConvGeometry& g, const Tap& tap,
                           float* dst) {
   const float* plane = x + tap.c * g.height * g.width;
   const int64_t shift = tap.j - g.pad_w;  // output column ow reads input column ow * stride_w + shift
+  const Valid xs = valid_range(g.width, g.out_w, g.stride_w, shift);  // the columns that read the image
   for (const Run& r : runs) {
     const int64_t y = r.oh * g.stride_h - g.pad_h + tap.i;
     float* d = dst + r.start * kStride;
     int64_t lo = 0, hi = 0;  // the part of the run that reads the image: [lo, hi) within the run
     if (y >= 0 && y < g.height) {
-      // column ow + s reads input column (ow + s) * stride_w + shift, inside [0, W) for s in [lo, hi)
-      const int64_t first = r.ow * g.stride_w + shift;
-      if (g.stride_w == 1) {
-        lo = first >= 0 ? 0 : -first;
-        hi = g.width - first;
-      } else {
-        lo = first >= 0 ? 0 : (-first + g.stride_w - 1) / g.stride_w;
-        hi = first >= g.width ? 0 : (g.width - first + g.stride_w - 1) / g.stride_w;
-      }
-      lo = std::min(lo, r.len);
-      hi = std::clamp(hi, lo, r.len);
+      lo = std::clamp(xs.lo - r.ow, int64_t(0), r.len);
+      hi = std::clamp(xs.hi - r.ow, lo, r.len);
     }
     for (int64_t s = 0; s < lo; ++s) d[s * kStride] = 0.0f;
-    const float* in = plane + y * g.width + r.ow * g.stride_w + shift;
-    if (g.stride_w == 1) {
-      for (int64_t s = lo; s < hi; ++s) d[s * kStride] = in[s];
-    } else {
-      for (int64_t s = lo; s < hi; ++s) d[s * kStride] = in[s * g.stride_w];
+    if (hi > lo) {
+      const float* in = plane + y * g.width + r.ow * g.stride_w + shift;  // column ow of the run
+      if (g.stride_w == 1) {
+        for (int64_t s = lo; s < hi; ++s) d[s * kStride] = in[s];
+      } else {
+        for (int64_t s = lo; s < hi; ++s) d[s * kStride] = in[s * g.stride_w];
+      }
     }
     for (int64_t s = hi; s < r.len; ++s) d[s * kStride] = 0.0f;
   }
@@ -215,12 +208,13 @@ void check_conv_kernel_args(const char* op, std::initializer_list<TensorRef> ts)
   }
 }
 
-// x, or silu(x) written out (with `apply`: the paths that do not fuse silu into their packing).
+// x, or silu(x) written out when silu_x and the path taken does not apply silu as it reads x (only
+// the float32 stride-1 path does).
 struct SiluInput {
   TensorRef ref;
   std::vector<double> storage;  // float32 or float64 values, as x's dtype
-  SiluInput(TensorRef x, bool apply) : ref(x) {
-    if (!apply) return;
+  SiluInput(TensorRef x, const ConvGeometry& g, bool silu_x) : ref(x) {
+    if (!silu_x || (x.dtype == DType::Float32 && conv_is_stride1(g))) return;
     const int64_t n = x.layout.numel();
     storage.resize(size_t(x.dtype == DType::Float64 ? n : (n + 1) / 2));
     ref.data = storage.data();
@@ -233,14 +227,7 @@ struct SiluInput {
 void conv_f64(TensorRef out, TensorRef first, TensorRef bias, TensorRef x, const ConvGeometry& g, bool weight_grad) {
   const int64_t rows = g.channels * g.kh * g.kw, l = g.out_h * g.out_w;
   std::vector<double> cols(size_t(g.batch * rows * l));
-  TensorRef c;
-  c.data = cols.data();
-  c.dtype = DType::Float64;
-  c.layout.ndim = 1;
-  c.layout.sizes[0] = int64_t(cols.size());
-  c.layout.strides[0] = 1;
-  c.layout.contiguous = true;
-  im2col(c, x, g);
+  im2col(contiguous_ref(cols.data(), DType::Float64, {g.batch, rows, l}), x, g);
   const int64_t cout = out.layout.numel() / (weight_grad ? rows : g.batch * l);
   GemmArgs a;
   a.dtype = DType::Float64;
@@ -281,7 +268,7 @@ void conv2d(TensorRef y, TensorRef x, TensorRef weight, TensorRef bias, const Co
   if (y.layout.numel() == 0) return;
   DDPM_CHECK(!bias.data || bias.layout.numel() == cout, "conv2d: bias has ", bias.layout.numel(),
              " elements, expected ", cout);
-  SiluInput input(x, silu_x && !(x.dtype == DType::Float32 && conv_is_stride1(g)));
+  SiluInput input(x, g, silu_x);
   x = input.ref;
   if (x.dtype == DType::Float64) return conv_f64(y, weight, bias, x, g, false);
   const float* xp = static_cast<const float*>(x.data) + x.layout.offset;
@@ -291,7 +278,7 @@ void conv2d(TensorRef y, TensorRef x, TensorRef weight, TensorRef bias, const Co
   if (conv_is_stride1(g)) return conv2d_stride1(yp, xp, wp, bp, cout, g, silu_x);
   // y[b] [Cout, L] = W [Cout, C*kh*kw] @ cols(x[b]) [C*kh*kw, L]
   blocked::for_each_product(g.batch, cout, l, rows, [&](int64_t b, int64_t j0, int64_t j1) {
-    blocked::StridedA a{wp, rows, 1, cout, 1.0f};
+    blocked::StridedA a{wp, rows, 1, 1.0f};
     ColumnsB cols{xp + b * g.channels * g.height * g.width, &g, j0};
     float* yb = yp + b * cout * l;
     blocked::gemm(cout, j1 - j0, rows, a, cols, yb + j0, l, /*accumulate=*/false);
@@ -309,7 +296,7 @@ void conv2d_weight_grad(TensorRef dweight, TensorRef dy, TensorRef x, const Conv
                  dweight.layout.numel() == cout * rows && dy.layout.numel() == g.batch * cout * l,
              "conv2d_weight_grad: tensor sizes do not match the geometry");
   if (dweight.layout.numel() == 0) return;
-  SiluInput input(x, silu_x && !(x.dtype == DType::Float32 && conv_is_stride1(g)));
+  SiluInput input(x, g, silu_x);
   x = input.ref;
   if (x.dtype == DType::Float64) return conv_f64(dweight, dy, TensorRef{}, x, g, true);
   const float* xp = static_cast<const float*>(x.data) + x.layout.offset;
@@ -319,7 +306,7 @@ void conv2d_weight_grad(TensorRef dweight, TensorRef dy, TensorRef x, const Conv
   // dW [Cout, C*kh*kw] = sum_b dy[b] [Cout, L] @ cols(x[b])^T [L, C*kh*kw]
   blocked::sum_over_batch(g.batch, 1, cout, rows, l, dwp, rows, /*accumulate=*/false,
                           [&](int64_t b, int64_t, float* out, int64_t ldc, bool add) {
-                            blocked::StridedA a{dyp + b * cout * l, l, 1, cout, 1.0f};
+                            blocked::StridedA a{dyp + b * cout * l, l, 1, 1.0f};
                             ColumnsTransposedB cols{xp + b * g.channels * g.height * g.width, &g};
                             blocked::gemm(cout, rows, l, a, cols, out, ldc, add);
                           });

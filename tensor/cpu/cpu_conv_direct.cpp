@@ -74,7 +74,7 @@ void conv2d_stride1(float* y, const float* x, const float* w, const float* bias,
     pad_image(x + b * g.channels * g.height * g.width, g, pd, xpad, silu_x);
     const int64_t n = j1 - j0;
     if (wide.size() < size_t(cout * n)) wide.resize(size_t(cout * n));
-    blocked::StridedA a{w, rows, 1, cout, 1.0f};
+    blocked::StridedA a{w, rows, 1, 1.0f};
     blocked::gemm_offset_rows(cout, n, rows, a, xpad.data() + j0, off.data(), wide.data(), n, false);
     // keep the real columns (extended position q = oh * wp + ow is output oh * out_w + ow if
     // ow < out_w), adding the bias on the way
@@ -99,10 +99,10 @@ namespace {
 constexpr int kTileCo = 4;
 constexpr int kTileP = kVec == 16 ? 4 : 2;  // 16 or 8 accumulators: within the register file
 
-// out[co, p] (ldc) = (or += when add) sum over the images of the chunk and positions q of
-// dy[co, q] * xpad[off[p] + q], for co in [co0, co0 + kTileCo) ∩ [0, cout), p likewise in [0, rows).
+// out[co, p] (ldc) = (or += when add) sum over the images of the chunk and positions q < q_vec of
+// dy[co, q] * xpad[off[p] + q], dy's rows q_vec apart, for co in [co0, co0 + kTileCo) ∩ [0, cout), p likewise in [0, rows).
 void dot_tile(const std::vector<const float*>& dys, const std::vector<const float*>& xs, const int64_t* off,
-              int64_t q_vec, int64_t q_stride, int64_t co0, int64_t cout, int64_t p0, int64_t rows, float* out,
+              int64_t q_vec, int64_t co0, int64_t cout, int64_t p0, int64_t rows, float* out,
               int64_t ldc, bool add) {
   VecF acc[kTileCo][kTileP];
   for (auto& r : acc)
@@ -110,7 +110,7 @@ void dot_tile(const std::vector<const float*>& dys, const std::vector<const floa
   for (size_t b = 0; b < dys.size(); ++b) {
     const float* d[kTileCo];
     const float* xr[kTileP];
-    for (int i = 0; i < kTileCo; ++i) d[i] = dys[b] + std::min(co0 + i, cout - 1) * q_stride;  // clamped: unused
+    for (int i = 0; i < kTileCo; ++i) d[i] = dys[b] + std::min(co0 + i, cout - 1) * q_vec;  // clamped: unused
     for (int j = 0; j < kTileP; ++j) xr[j] = xs[b] + off[std::min(p0 + j, rows - 1)];
     for (int64_t q = 0; q < q_vec; q += kVec) {
       VecF dv[kTileCo], xv[kTileP];
@@ -171,7 +171,7 @@ void conv2d_weight_grad_stride1(float* dw, const float* dy, const float* x, int6
         }
         for (int64_t co0 = 0; co0 < cout; co0 += kTileCo)
           for (int64_t p0 = 0; p0 < rows; p0 += kTileP)
-            dot_tile(dys, xs, off.data(), pd.q_vec, pd.q_vec, co0, cout, p0, rows, out, ldc, add);
+            dot_tile(dys, xs, off.data(), pd.q_vec, co0, cout, p0, rows, out, ldc, add);
       });
 }
 

@@ -23,7 +23,7 @@ Strides op_strides(int64_t ld, bool trans) { return trans ? Strides{1, ld} : Str
 // C[b] (= or += per `accumulate`) alpha op(A[b]) op(B[b]) for one b, columns [j0, j1), one thread.
 void gemm_f32_one(const GemmArgs& g, int64_t b, int64_t j0, int64_t j1, float* c, int64_t ldc, bool accumulate) {
   const Strides sa = op_strides(g.lda, g.trans_a), sb = op_strides(g.ldb, g.trans_b);
-  blocked::StridedA pa{static_cast<const float*>(g.a) + b * g.stride_a, sa.rs, sa.cs, g.m, float(g.alpha)};
+  blocked::StridedA pa{static_cast<const float*>(g.a) + b * g.stride_a, sa.rs, sa.cs, float(g.alpha)};
   blocked::StridedB pb{static_cast<const float*>(g.b) + b * g.stride_b + j0 * sb.cs, sb.rs, sb.cs};
   blocked::gemm(g.m, j1 - j0, g.k, pa, pb, c + j0, ldc, accumulate);
 }

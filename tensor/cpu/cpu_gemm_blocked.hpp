@@ -130,7 +130,7 @@ struct PackBuffers {
 // Packs A(i, p) = a[i * rs + p * cs] scaled by alpha, rows [i0, i0 + mc) and depth [p0, p0 + kc).
 struct StridedA {
   const float* a;
-  int64_t rs, cs, m;
+  int64_t rs, cs;
   float alpha;
   void operator()(int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) const {
     for (int64_t ip = 0; ip < mc; ip += kMR, dst += kc * kMR) {
@@ -178,6 +178,54 @@ struct StridedB {
   }
 };
 
+// Where the B block of the loops above comes from: packed by a packer into this thread's buffer,
+// or read in place as OffsetRows (no packing). prepare() fills the block [pc, pc + kc) x [jc, jc + nc);
+// panel() gives the micro-kernel the NR-wide panel that starts jr columns into it.
+template <typename PackB>
+struct PackedB {
+  const PackB& pack;
+  float* buffer;
+  void prepare(int64_t pc, int64_t kc, int64_t jc, int64_t nc) const { pack(pc, kc, jc, nc, buffer); }
+  PackedPanel panel(int64_t, int64_t kc, int64_t, int64_t jr) const { return PackedPanel{buffer + (jr / kNR) * kc * kNR}; }
+};
+struct InPlaceB {
+  const float* base;       // B(p, j) = base[offsets[p] + j]
+  const int64_t* offsets;
+  void prepare(int64_t, int64_t, int64_t, int64_t) const {}
+  OffsetRows panel(int64_t pc, int64_t, int64_t jc, int64_t jr) const { return OffsetRows{base + jc + jr, offsets + pc}; }
+};
+
+// The loops, on this thread: C[m, n] = (or += when accumulate) A @ B, with A packed by pack_a.
+template <typename PackA, typename BSource>
+void gemm_loops(int64_t m, int64_t n, int64_t k, const PackA& pack_a, const BSource& b, float* c, int64_t ldc,
+                bool accumulate) {
+  PackBuffers& buf = PackBuffers::of_this_thread();
+  const int64_t kc_max = std::min(k, kKC);
+  const int64_t mc_max = (std::min(m, kMC) + kMR - 1) / kMR * kMR;
+  if (buf.a.size() < size_t(kc_max * mc_max)) buf.a.resize(size_t(kc_max * mc_max));
+  for (int64_t jc = 0; jc < n; jc += kNC) {
+    const int64_t nc = std::min(kNC, n - jc);
+    for (int64_t pc = 0; pc < k; pc += kKC) {
+      const int64_t kc = std::min(kKC, k - pc);
+      const bool acc = accumulate || pc > 0;
+      b.prepare(pc, kc, jc, nc);
+      for (int64_t ic = 0; ic < m; ic += kMC) {
+        const int64_t mc = std::min(kMC, m - ic);
+        pack_a(ic, mc, pc, kc, buf.a.data());
+        for (int64_t jr = 0; jr < nc; jr += kNR) {
+          const int nr = int(std::min<int64_t>(kNR, nc - jr));
+          const auto panel = b.panel(pc, kc, jc, jr);
+          for (int64_t ir = 0; ir < mc; ir += kMR) {
+            const int mr = int(std::min<int64_t>(kMR, mc - ir));
+            micro_kernel(kc, buf.a.data() + (ir / kMR) * kc * kMR, panel, c + (ic + ir) * ldc + jc + jr, ldc, acc,
+                         mr, nr);
+          }
+        }
+      }
+    }
+  }
+}
+
 // C[m, n] = (or += when accumulate) A @ B over the ranges, on this thread. pack_a / pack_b as above.
 template <typename PackA, typename PackB>
 void gemm(int64_t m, int64_t n, int64_t k, const PackA& pack_a, const PackB& pack_b, float* c, int64_t ldc,
@@ -189,60 +237,18 @@ void gemm(int64_t m, int64_t n, int64_t k, const PackA& pack_a, const PackB& pac
     return;
   }
   PackBuffers& buf = PackBuffers::of_this_thread();
-  const int64_t kc_max = std::min(k, kKC);
   const int64_t nc_max = (std::min(n, kNC) + kNR - 1) / kNR * kNR;
-  const int64_t mc_max = (std::min(m, kMC) + kMR - 1) / kMR * kMR;
-  if (buf.b.size() < size_t(kc_max * nc_max)) buf.b.resize(size_t(kc_max * nc_max));
-  if (buf.a.size() < size_t(kc_max * mc_max)) buf.a.resize(size_t(kc_max * mc_max));
-  for (int64_t jc = 0; jc < n; jc += kNC) {
-    const int64_t nc = std::min(kNC, n - jc);
-    for (int64_t pc = 0; pc < k; pc += kKC) {
-      const int64_t kc = std::min(kKC, k - pc);
-      const bool acc = accumulate || pc > 0;
-      pack_b(pc, kc, jc, nc, buf.b.data());
-      for (int64_t ic = 0; ic < m; ic += kMC) {
-        const int64_t mc = std::min(kMC, m - ic);
-        pack_a(ic, mc, pc, kc, buf.a.data());
-        for (int64_t jr = 0; jr < nc; jr += kNR) {
-          const int nr = int(std::min<int64_t>(kNR, nc - jr));
-          const float* bp = buf.b.data() + (jr / kNR) * kc * kNR;
-          for (int64_t ir = 0; ir < mc; ir += kMR) {
-            const int mr = int(std::min<int64_t>(kMR, mc - ir));
-            micro_kernel(kc, buf.a.data() + (ir / kMR) * kc * kMR, PackedPanel{bp}, c + (ic + ir) * ldc + jc + jr,
-                         ldc, acc, mr, nr);
-          }
-        }
-      }
-    }
-  }
+  if (buf.b.size() < size_t(std::min(k, kKC) * nc_max)) buf.b.resize(size_t(std::min(k, kKC) * nc_max));
+  gemm_loops(m, n, k, pack_a, PackedB<PackB>{pack_b, buf.b.data()}, c, ldc, accumulate);
 }
 
 // C[m, n] = (or += when accumulate) A @ B where B is read in place: B(p, j) = base[offsets[p] + j]
-// (no packing; base must be readable NR floats past the last column). A packed by pack_a.
+// (no packing; base must be readable NR floats past the last column). A packed by pack_a; k > 0.
 template <typename PackA>
 void gemm_offset_rows(int64_t m, int64_t n, int64_t k, const PackA& pack_a, const float* base,
                       const int64_t* offsets, float* c, int64_t ldc, bool accumulate) {
   if (m <= 0 || n <= 0) return;
-  PackBuffers& buf = PackBuffers::of_this_thread();
-  const int64_t kc_max = std::min(k, kKC);
-  const int64_t mc_max = (std::min(m, kMC) + kMR - 1) / kMR * kMR;
-  if (buf.a.size() < size_t(kc_max * mc_max)) buf.a.resize(size_t(kc_max * mc_max));
-  for (int64_t pc = 0; pc < k; pc += kKC) {
-    const int64_t kc = std::min(kKC, k - pc);
-    const bool acc = accumulate || pc > 0;
-    for (int64_t ic = 0; ic < m; ic += kMC) {
-      const int64_t mc = std::min(kMC, m - ic);
-      pack_a(ic, mc, pc, kc, buf.a.data());
-      for (int64_t jr = 0; jr < n; jr += kNR) {
-        const int nr = int(std::min<int64_t>(kNR, n - jr));
-        const OffsetRows rows{base + jr, offsets + pc};
-        for (int64_t ir = 0; ir < mc; ir += kMR) {
-          const int mr = int(std::min<int64_t>(kMR, mc - ir));
-          micro_kernel(kc, buf.a.data() + (ir / kMR) * kc * kMR, rows, c + (ic + ir) * ldc + jr, ldc, acc, mr, nr);
-        }
-      }
-    }
-  }
+  gemm_loops(m, n, k, pack_a, InPlaceB{base, offsets}, c, ldc, accumulate);
 }
 
 // ---- Threading -------------------------------------------------------------------------------
