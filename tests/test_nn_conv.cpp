@@ -433,6 +433,20 @@ TEST_CASE("gradcheck conv2d pointwise") {
 TEST_CASE("gradcheck conv2d non-square kernel stride 2") {
   check_gradients(false, {2, 2, 3, 6, 5, 3, 2, 2, 1, 0, true});
 }
+TEST_CASE("gradcheck silu_conv2d stride 1 and stride 2") {
+  // float64 composes silu and conv2d; the float32 kernels that fuse them are held to this path by
+  // the cpu test "conv2d and silu_conv2d in float32 give the float64 path's values and gradients".
+  for (const Conv& c : {Conv{2, 3, 4, 5, 4, 3, 3, 1, 1, 0, true}, Conv{1, 2, 3, 6, 5, 3, 3, 2, 1, 0, false}}) {
+    TensorOptions opts(DType::Float64);
+    Ts in{set_requires_grad(tensor(smooth_random(numel_of(x_shape(c)), 4), x_shape(c), opts)),
+          set_requires_grad(tensor(smooth_random(numel_of(w_shape(c, false)), 5), w_shape(c, false), opts))};
+    if (c.bias) in.push_back(set_requires_grad(tensor(smooth_random(c.cout, 6), {c.cout}, opts)));
+    GradcheckFn f = [c](const Ts& t) { return silu_conv2d(t[0], t[1], bias_of(t), c.stride, c.padding); };
+    GradcheckResult r = gradcheck(f, in);
+    CHECK_MESSAGE(r.ok, label(c), ": ", r.report);
+  }
+}
+
 TEST_CASE("gradcheck conv2d input only") {
   check_gradients(false, {2, 2, 3, 5, 5, 3, 3, 2, 0, 0, false}, Arrange::Contiguous, /*weight_grad=*/false);
 }
@@ -458,6 +472,32 @@ TEST_CASE("cuda parity conv2d forward and backward") {
   DDPM_REQUIRE_CUDA_OR_SKIP();
   for (const Conv& c : kConv2dCases) check_parity(false, c);
   check_parity(false, kLargeConv);
+}
+
+TEST_CASE("cuda parity silu_conv2d forward and backward in float32") {
+  // The fused path on both devices (the CPU applies silu in its padded copy, CUDA in a scratch
+  // before im2col), values in +-[0.1, 1.1]: agreement to float32 rounding of the sums.
+  DDPM_REQUIRE_CUDA_OR_SKIP();
+  for (const Conv& c : {Conv{2, 4, 6, 9, 7, 3, 3, 1, 1, 0, true}, Conv{2, 5, 3, 8, 8, 3, 3, 2, 1, 0, true}}) {
+    CAPTURE(label(c));
+    auto inputs = [&](Device dev) {
+      const TensorOptions o(DType::Float32, dev);
+      return Ts{set_requires_grad(tensor(smooth_random(numel_of(x_shape(c)), 31), x_shape(c), o)),
+                set_requires_grad(tensor(smooth_random(numel_of(w_shape(c, false)), 32), w_shape(c, false), o)),
+                set_requires_grad(tensor(smooth_random(c.cout, 33), {c.cout}, o))};
+    };
+    Ts xc = inputs(Device::cpu()), xg = inputs(Device::cuda());
+    Tensor yc = silu_conv2d(xc[0], xc[1], xc[2], c.stride, c.padding);
+    Tensor yg = silu_conv2d(xg[0], xg[1], xg[2], c.stride, c.padding);
+    check_close(yg, yc, 1e-4, 1e-5);
+    Tensor gy = tensor(smooth_random(yc.numel(), 34), yc.shape(), TensorOptions(DType::Float32));
+    backward(yc, gy);
+    backward(yg, gy.to(Device::cuda()));
+    for (size_t i = 0; i < xc.size(); ++i) {
+      CAPTURE(i);
+      check_close(grad(xg[i]), grad(xc[i]), 1e-4, 1e-5);
+    }
+  }
 }
 
 TEST_CASE("cuda parity conv_transpose2d forward and backward") {
