@@ -16,7 +16,7 @@
 //   1. one entry here, with a comment saying what it computes (shapes, layouts, what is overwritten);
 //   2. its CPU implementation ddpm::cpu::name in a tensor/cpu/cpu_*.cpp file;
 //   3. its CUDA implementation ddpm::gpu::name in a cuda/*.cu file (or cuda/*.cpp over cuBLAS);
-//   4. one case (or more) in tests/backend_op_cases.hpp: inputs, a naive reference, bytes and flops.
+//   4. one case (or more) in tests/backend_op_cases/ (the file of its family): inputs, a naive reference, bytes and flops.
 // Nothing else: the Backend method, the declarations, the forwards and the harness's test and bench
 // entries follow from the table.
 #pragma once
