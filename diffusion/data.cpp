@@ -212,6 +212,9 @@ Tensor load_idx_images(const std::string& path, int64_t pad_to) {
     const unsigned char* b = dim_bytes + 4 * d;
     dims[size_t(d)] = int64_t((uint32_t(b[0]) << 24) | (uint32_t(b[1]) << 16) | (uint32_t(b[2]) << 8) | b[3]);
   }
+  // The one shape check first: the dims are each below 2^32, but their product can pass 2^64.
+  const std::string problem = shape_problem(dims);
+  if (!problem.empty()) idx_fail(path, "the header's dims " + shape_str(dims) + " " + problem);
   const int64_t n = dims[0], h = dims[1], w = dims[2], c = ndims == 4 ? dims[3] : 1;
   if (n == 0) idx_fail(path, "holds no images (N = 0)");
   if (h == 0 || w == 0) idx_fail(path, "images of size " + std::to_string(h) + "x" + std::to_string(w) + " are empty");
@@ -223,7 +226,7 @@ Tensor load_idx_images(const std::string& path, int64_t pad_to) {
 
   // Check the pixel count against the file before allocating for it, so that a damaged header cannot
   // ask for terabytes: a plain file must hold exactly header + pixels, and deflate never compresses
-  // better than about 1032:1. (Each dim is below 2^32, so the product of the last three fits easily.)
+  // better than about 1032:1. (shape_problem bounded the product of the dims by 2^48.)
   const uint64_t header_bytes = 4 + 4 * uint64_t(ndims);
   const uint64_t image_bytes = uint64_t(h) * uint64_t(w) * uint64_t(c);
   const uint64_t limit = std::max<uint64_t>(file_size, 1) * 1100;
@@ -307,20 +310,83 @@ Tensor load_idx_labels(const std::string& path) {
 
 namespace {
 
+// What the first bytes say the file is: "PNG", "JPEG", or null for anything else (stb also decodes
+// PNM, TGA, BMP, GIF, PSD, HDR and PIC, whatever the name; we accept only what the name promises).
+const char* image_format(const std::vector<unsigned char>& bytes) {
+  static const unsigned char png[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  if (bytes.size() >= 8 && std::memcmp(bytes.data(), png, 8) == 0) return "PNG";
+  if (bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF) return "JPEG";
+  return nullptr;
+}
+
+// The whole file, read once (or the reason it cannot be: missing, too large, unreadable).
+std::string read_image_bytes(const std::string& file, std::vector<unsigned char>& bytes) {
+  std::error_code ec;
+  const uint64_t size = fs::file_size(file, ec);
+  if (ec) return "cannot get its size: " + ec.message();
+  if (size > kMaxImageFileBytes)
+    return "the file has " + std::to_string(size) + " bytes, above the limit of " +
+           std::to_string(kMaxImageFileBytes) + " for one image";
+  std::FILE* f = std::fopen(file.c_str(), "rb");
+  if (!f) return std::string("cannot open it: ") + std::strerror(errno);
+  bytes.resize(size_t(size));
+  const size_t got = size ? std::fread(bytes.data(), 1, bytes.size(), f) : 0;
+  std::fclose(f);
+  if (got != bytes.size()) return "could not read all of it (did the file shrink?)";
+  return "";
+}
+
+// Why the header's dimensions are refused, or "" when they are fine. Checked before stb allocates:
+// stb's own limit is 2^24 per side, so a 32 KB PNG of 1 x 16M pixels would otherwise be decoded.
+std::string image_size_problem(const char* format, int w, int h, size_t file_bytes) {
+  const std::string dims = std::to_string(w) + "x" + std::to_string(h);
+  if (w < 1 || h < 1) return "the " + std::string(format) + " header says " + dims + ": an empty image";
+  if (w > kMaxImageSide || h > kMaxImageSide || int64_t(w) * h > kMaxImagePixels)
+    return "the image is " + dims + ", above the limit of " + std::to_string(kMaxImageSide) + " pixels a side and " +
+           std::to_string(kMaxImagePixels >> 20) + " Mpx in all (shrink it first)";
+  // deflate never expands more than about 1032:1, and a PNG stores at least one bit a pixel.
+  if (std::strcmp(format, "PNG") == 0 && double(w) * double(h) > 8.0 * 1032.0 * double(file_bytes))
+    return "the PNG header says " + dims + ", more pixels than its " + std::to_string(file_bytes) +
+           " bytes can hold (a damaged or hostile file)";
+  return "";
+}
+
 // Decodes one PNG/JPEG file into out ([channels, size, size] floats), resized and center-cropped; returns
-// the error message, or "" when it worked (no exception: it runs inside OpenMP loops).
+// the error message, or "" when it worked (no exception: it runs inside OpenMP loops). The file is read
+// once, its header checked (format, size), and only then decoded, once.
 std::string decode_image(const char* op, const std::string& file, int64_t size, int64_t channels, float* out) {
+  const std::string where = std::string(op) + ": '" + file + "': ";
+  std::vector<unsigned char> bytes;
+  std::string problem = read_image_bytes(file, bytes);
+  if (!problem.empty()) return where + problem;
+  const char* format = image_format(bytes);
+  if (!format) return where + "cannot decode it as an image: it is neither a PNG nor a JPEG (by its first bytes)";
+  if (bytes.size() > size_t(INT32_MAX)) return where + "too large";  // stb takes an int length
   int w = 0, h = 0, file_channels = 0;
-  unsigned char* pixels = stbi_load(file.c_str(), &w, &h, &file_channels, int(channels));
+  if (!stbi_info_from_memory(bytes.data(), int(bytes.size()), &w, &h, &file_channels)) {
+    const char* why = stbi_failure_reason();
+    return where + "cannot decode it as an image (" + format + " header: " + (why ? why : "unknown reason") + ")";
+  }
+  problem = image_size_problem(format, w, h, bytes.size());
+  if (!problem.empty()) return where + problem;
+
+  int dw = 0, dh = 0;
+  unsigned char* pixels =
+      stbi_load_from_memory(bytes.data(), int(bytes.size()), &dw, &dh, &file_channels, int(channels));
   if (!pixels) {
     const char* why = stbi_failure_reason();
-    return std::string(op) + ": '" + file + "': cannot decode it as an image (" + (why ? why : "unknown reason") + ")";
+    return where + "cannot decode it as an image (" + (why ? why : "unknown reason") + ")";
   }
   std::string error;
-  try {
-    resize_center_crop(pixels, w, h, int(channels), int(size), out);
-  } catch (const std::exception& e) {  // only bad_alloc can come from here
-    error = std::string(op) + ": '" + file + "': " + e.what();
+  if (dw != w || dh != h) {  // never: the header was read by the same decoder
+    error = where + "the decoded image is " + std::to_string(dw) + "x" + std::to_string(dh) + ", its header said " +
+            std::to_string(w) + "x" + std::to_string(h);
+  } else {
+    try {
+      resize_center_crop(pixels, w, h, int(channels), int(size), out);
+    } catch (const std::exception& e) {  // only bad_alloc can come from here
+      error = where + e.what();
+    }
   }
   stbi_image_free(pixels);
   return error;
@@ -330,7 +396,7 @@ std::string decode_image(const char* op, const std::string& file, int64_t size, 
 
 Tensor load_image_file(const std::string& path, int64_t size, int64_t channels) {
   DDPM_CHECK(channels == 1 || channels == 3, "load_image_file: channels must be 1 or 3, got ", channels);
-  DDPM_CHECK(size >= 1 && size <= 65536, "load_image_file: size must be in [1, 65536], got ", size);
+  DDPM_CHECK(size >= 1 && size <= kMaxImageSide, "load_image_file: size must be in [1, ", kMaxImageSide, "], got ", size);
   Tensor out = Tensor::empty({1, channels, size, size});
   const std::string error = decode_image("load_image_file", path, size, channels, out.data<float>());
   if (!error.empty()) throw std::runtime_error(error);
@@ -340,7 +406,8 @@ Tensor load_image_file(const std::string& path, int64_t size, int64_t channels) 
 Tensor load_image_folder(const std::string& dir, int64_t size, int64_t channels) {
   const std::string where = "load_image_folder: '" + dir + "': ";
   DDPM_CHECK(channels == 1 || channels == 3, "load_image_folder: channels must be 1 or 3, got ", channels);
-  DDPM_CHECK(size >= 1 && size <= 65536, "load_image_folder: size must be in [1, 65536], got ", size);
+  DDPM_CHECK(size >= 1 && size <= kMaxImageSide, "load_image_folder: size must be in [1, ", kMaxImageSide, "], got ",
+             size);
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw std::runtime_error(where + "not a directory (or it does not exist)");
 

@@ -27,6 +27,18 @@ Tensor load_idx_images(const std::string& path, int64_t pad_to = 0);
 // An odd margin puts the extra pixel at the bottom / right.
 Tensor pad_images(const Tensor& images, int64_t size);
 
+// Image files (PNG and JPEG, told apart by their first bytes, whatever the name says; nothing else is
+// decoded) are refused, before anything is decoded or allocated for their pixels, when the file is
+// larger than kMaxImageFileBytes, its header gives an empty image, a side above kMaxImageSide or more
+// than kMaxImagePixels in all, or a PNG promises more pixels than its bytes can hold. Each file is
+// read once and decoded once. `size` (the side of the output) is at most kMaxImageSide too.
+constexpr uint64_t kMaxImageFileBytes = uint64_t(256) << 20;  // 256 MiB
+constexpr int kMaxImageSide = 16384;
+constexpr int64_t kMaxImagePixels = int64_t(1) << 26;  // 64 Mpx, 8192 x 8192
+
+// One PNG/JPEG file as load_image_folder decodes each: [1, channels, size, size].
+Tensor load_image_file(const std::string& path, int64_t size, int64_t channels);
+
 // Every *.png, *.jpg, *.jpeg file (extension case-insensitive) directly in `dir`, sorted by file
 // name, decoded to `channels` (1: grey, 3: RGB; alpha is dropped), the short side resized to `size`
 // (antialiased bilinear, so down- and up-scaling both work) and center-cropped: [N, channels, size, size].

@@ -44,6 +44,10 @@ void check_images(const char* who, const Tensor& images) {
 
 // ---- .npy reading helpers ---------------------------------------------------------------------------
 
+// A header is a short dict literal (numpy writes one of under 200 bytes and reads at most 10000 by
+// default): a longer one is refused before it is read, whatever length the file claims.
+constexpr uint64_t kNpyMaxHeaderBytes = 1 << 20;
+
 [[noreturn]] void npy_fail(const std::string& path, const std::string& what) {
   throw std::runtime_error("load_npy: '" + path + "': " + what);
 }
@@ -97,9 +101,8 @@ Shape parse_shape(const std::string& path, const std::string& tuple) {
     else item += tuple[i];
   }
   finish_item();
-  if (shape.size() > size_t(kMaxDims))
-    npy_fail(path, "shape " + tuple + " has " + std::to_string(shape.size()) + " dims, at most " +
-                       std::to_string(kMaxDims) + " are supported");
+  const std::string problem = shape_problem(shape);  // the one shape check: dims, overflow
+  if (!problem.empty()) npy_fail(path, "shape " + tuple + " " + problem);
   return shape;
 }
 
@@ -213,6 +216,9 @@ Tensor load_npy(const std::string& path) {
     header_len |= (uint64_t(head[10]) << 16) | (uint64_t(head[11]) << 24);
     data_start = 12;
   }
+  if (header_len > kNpyMaxHeaderBytes)
+    npy_fail(path, "the header length " + std::to_string(header_len) + " is above the limit of " +
+                       std::to_string(kNpyMaxHeaderBytes) + " bytes (numpy writes a few hundred)");
   if (header_len > file_size - data_start)
     npy_fail(path, "truncated: the header length " + std::to_string(header_len) + " runs past the end of the file (" +
                        std::to_string(file_size) + " bytes)");
@@ -230,11 +236,7 @@ Tensor load_npy(const std::string& path) {
     npy_fail(path, "fortran_order is " + fortran + "; only C-order arrays (fortran_order False) are supported");
 
   const DType dtype = descr == "<f4" ? DType::Float32 : DType::Float64;
-  uint64_t nbytes = dtype_size(dtype);
-  for (int64_t d : shape) {
-    if (d != 0 && nbytes > (uint64_t(1) << 48) / uint64_t(d)) npy_fail(path, "shape " + shape_str(shape) + " is too large");
-    nbytes *= uint64_t(d);
-  }
+  const uint64_t nbytes = uint64_t(numel_of(shape)) * dtype_size(dtype);  // parse_shape bounded numel
   if (file_size - data_start != nbytes)
     npy_fail(path, std::string(file_size - data_start < nbytes ? "truncated" : "wrong size") + ": shape " +
                        shape_str(shape) + " of " + descr + " needs " + std::to_string(nbytes) + " bytes of data, the file holds " +

@@ -8,7 +8,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <limits>
 #include <numeric>
 #include <set>
 #include <stdexcept>
@@ -90,23 +89,12 @@ Entry parse_entry(const std::string& path, const std::string& name, const json::
                    " (this library reads F32, F64, BF16, F16, I32, I64 and BOOL)");
 
   if (!shape->is_array()) fail(path, tensor + ": shape must be an array, got " + describe(*shape));
-  if (shape->items.size() > size_t(kMaxDims))
-    fail(path, tensor + ": shape has " + std::to_string(shape->items.size()) + " dims, at most " +
-                   std::to_string(kMaxDims) + " are supported");
-  bool has_zero = false;
-  for (const json::Value& d : shape->items) {
-    uint64_t size = non_negative(path, tensor + ": each shape entry", d);
-    e.shape.push_back(int64_t(size));
-    if (size == 0) has_zero = true;
-  }
-  // numel times the element size, refusing overflow; compared with the byte range below.
-  uint64_t nbytes = has_zero ? 0 : dtype_size(e.dtype);
-  bool overflow = false;
-  for (size_t d = 0; d < e.shape.size() && !has_zero && !overflow; ++d) {
-    uint64_t size = uint64_t(e.shape[d]);
-    if (nbytes > std::numeric_limits<uint64_t>::max() / size) overflow = true;
-    else nbytes *= size;
-  }
+  for (const json::Value& d : shape->items)
+    e.shape.push_back(int64_t(non_negative(path, tensor + ": each shape entry", d)));
+  // The one shape check (dims, overflow); numel times the element size then fits easily.
+  const std::string problem = shape_problem(e.shape);
+  if (!problem.empty()) fail(path, tensor + ": shape " + shape_str(e.shape) + " " + problem);
+  const uint64_t nbytes = uint64_t(numel_of(e.shape)) * dtype_size(e.dtype);
 
   if (!offsets->is_array() || offsets->items.size() != 2)
     fail(path, tensor + ": data_offsets must be an array [begin, end], got " + describe(*offsets));
@@ -116,9 +104,9 @@ Entry parse_entry(const std::string& path, const std::string& name, const json::
   if (e.begin > e.end) fail(path, tensor + ": " + range + " end before they begin");
   if (e.end > data_size)
     fail(path, tensor + ": " + range + " run past the end of the data (" + std::to_string(data_size) + " bytes)");
-  if (overflow || nbytes != e.end - e.begin)
+  if (nbytes != e.end - e.begin)
     fail(path, tensor + ": shape " + shape_str(e.shape) + " of " + safetensors_dtype_name(e.dtype) + " needs " +
-                   (overflow ? std::string("more than 2^64") : std::to_string(nbytes)) + " bytes, but " + range +
+                   std::to_string(nbytes) + " bytes, but " + range +
                    " hold " + std::to_string(e.end - e.begin));
   return e;
 }

@@ -1,6 +1,7 @@
 // The caching allocator shared by the CPU and CUDA backends, and the CPU instance of it.
 #include "tensor/allocator.hpp"
 
+#include <cstdint>
 #include <cstdlib>
 #include <new>
 
@@ -8,6 +9,7 @@ namespace ddpm {
 
 size_t CachingAllocator::round_size(size_t nbytes) {
   if (nbytes == 0) nbytes = 1;
+  if (nbytes > SIZE_MAX / 2) throw std::bad_alloc();  // rounding up must not wrap to a small block
   size_t unit = nbytes <= (size_t(1) << 20) ? 512 : (size_t(2) << 20);
   return (nbytes + unit - 1) / unit * unit;
 }

@@ -7,6 +7,25 @@
 
 namespace ddpm {
 
+std::string shape_problem(const Shape& shape, size_t max_dims) {
+  if (shape.size() > max_dims)
+    return "has " + std::to_string(shape.size()) + " dims, at most " + std::to_string(max_dims) + " are supported";
+  int64_t span = 1;  // the product so far, zero-sized dims counted as 1; stays <= kMaxElements
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] < 0) return "has a negative size in dim " + std::to_string(d);
+    const int64_t size = shape[d] > 0 ? shape[d] : 1;
+    if (size > kMaxElements / span)
+      return "has more than 2^48 elements (counting zero-sized dims as 1), beyond what a tensor can hold";
+    span *= size;
+  }
+  return "";
+}
+
+void check_shape(const Shape& shape, const std::string& who, size_t max_dims) {
+  const std::string problem = shape_problem(shape, max_dims);
+  DDPM_CHECK(problem.empty(), who, ": shape ", shape_str(shape), " ", problem);
+}
+
 int64_t numel_of(const Shape& shape) {
   int64_t n = 1;
   for (int64_t s : shape) n *= s;

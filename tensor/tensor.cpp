@@ -2,6 +2,7 @@
 #include "tensor/tensor.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <ostream>
@@ -13,7 +14,7 @@
 namespace ddpm {
 
 Tensor Tensor::empty(const Shape& shape, TensorOptions opts) {
-  for (int64_t s : shape) DDPM_CHECK(s >= 0, "empty: negative size in shape ", shape_str(shape));
+  check_shape(shape, "empty", SIZE_MAX);  // numel, nbytes and the strides below then cannot overflow
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::make_shared<Storage>(size_t(numel_of(shape)) * dtype_size(opts.dtype), opts.device);
   impl->shape = shape;

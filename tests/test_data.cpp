@@ -204,6 +204,15 @@ TEST_CASE("load_idx_images rejects malformed files") {
   check_throws_with<std::runtime_error>([&] { load_idx_images(dir.file("cut.gz")); }, dir.file("cut.gz"));
 
   check_throws_with<std::runtime_error>([&] { load_idx_images(dir.path.string()); }, "not a regular file");
+
+  // Dims whose product passes 2^64 (it wrapped to a small number and the file was read out of
+  // bounds): refused by the shape check, before any allocation.
+  write_raw(dir.file("wrap"), idx_bytes({1, 2863575501u, 4294571377u, 3}, ramp(1400)));
+  check_throws_with_all<std::runtime_error>([&] { load_idx_images(dir.file("wrap")); },
+                                            {dir.file("wrap"), "more than 2^48 elements"});
+  write_raw(dir.file("wrap3"), idx_bytes({4294967295u, 4294967295u, 4294967295u}, ramp(16)));
+  check_throws_with_all<std::runtime_error>([&] { load_idx_images(dir.file("wrap3")); },
+                                            {dir.file("wrap3"), "more than 2^48 elements"});
 }
 
 TEST_CASE("pad_images centers and fills with the background") {
@@ -333,6 +342,74 @@ TEST_CASE("load_image_folder rejects bad folders") {
                                             {dir.file("broken.jpg"), "cannot decode"});
   check_throws_with<std::invalid_argument>([&] { load_image_folder(dir.path.string(), 8, 4); }, "channels must be 1 or 3");
   check_throws_with<std::invalid_argument>([&] { load_image_folder(dir.path.string(), 0, 3); }, "size");
+  check_throws_with<std::invalid_argument>([&] { load_image_folder(dir.path.string(), kMaxImageSide + 1, 3); },
+                                           "size must be in [1, 16384]");
+}
+
+namespace {
+
+// A PNG that is only a signature and an IHDR chunk of w x h 8-bit grey (stb reads the size from it
+// without checking the CRC), then `tail` bytes of nothing.
+std::string png_header(uint32_t w, uint32_t h, size_t tail = 0) {
+  std::string b = "\x89PNG\r\n\x1a\n";
+  auto be32 = [&](uint32_t v) {
+    for (int k = 3; k >= 0; --k) b += char((v >> (8 * k)) & 0xFF);
+  };
+  be32(13);
+  b += "IHDR";
+  be32(w);
+  be32(h);
+  b += std::string("\x08\x00\x00\x00\x00", 5);  // bit depth 8, grey, deflate, no filter, no interlace
+  be32(0);                                          // CRC (unchecked)
+  return b + std::string(tail, '\0');
+}
+
+// A baseline JPEG's start: SOI, then a SOF0 frame header of w x h, one component.
+std::string jpeg_header(uint16_t w, uint16_t h) {
+  std::string b = "\xFF\xD8\xFF\xC0";
+  b += std::string("\x00\x0B\x08", 3);
+  b += char(h >> 8), b += char(h & 0xFF), b += char(w >> 8), b += char(w & 0xFF);
+  b += std::string("\x01\x01\x11\x00", 4);
+  return b;
+}
+
+// Loading `bytes` as the one image of a folder, and as a single file, fails with all of `what`.
+void check_image_refused(const std::string& name, const std::string& bytes, const std::vector<std::string>& what) {
+  CAPTURE(name);
+  TempDir dir;
+  write_raw(dir.file(name), bytes);
+  std::vector<std::string> all = what;
+  all.push_back(dir.file(name));
+  check_throws_with_all<std::runtime_error>([&] { load_image_folder(dir.path.string(), 32, 1); }, all);
+  check_throws_with_all<std::runtime_error>([&] { load_image_file(dir.file(name), 32, 3); }, all);
+}
+
+}  // namespace
+
+TEST_CASE("image files are checked before they are decoded") {
+  // "P5\n1": stb decoded it as a 0x0 PNM and the resize divided by zero (a segfault in training).
+  check_image_refused("p5.png", "P5\n1", {"neither a PNG nor a JPEG"});
+  // Other formats stb knows are refused whatever the name, truncated PNMs (seconds and gigabytes in
+  // stb) among them.
+  check_image_refused("pnm.png", "P6\n4000 4000\n255\n" + std::string(40, '\x7f'), {"neither a PNG nor a JPEG"});
+  check_image_refused("bmp.jpg", "BM" + std::string(60, '\0'), {"neither a PNG nor a JPEG"});
+  check_image_refused("empty.png", "", {"neither a PNG nor a JPEG"});
+  // Sizes from the header, refused before stb allocates: 1 x 16M pixels in a few bytes allocated 2 GB.
+  check_image_refused("tall.png", png_header(1, 16777216, 32 << 10), {"1x16777216", "limit of 16384 pixels a side"});
+  check_image_refused("big.png", png_header(9000, 9000, 1 << 20), {"9000x9000", "64 Mpx"});
+  check_image_refused("dense.png", png_header(2000, 2000, 8), {"2000x2000", "more pixels than its"});
+  check_image_refused("zero.png", png_header(0, 5, 8), {"cannot decode it as an image"});
+  check_image_refused("wide.jpg", jpeg_header(20000, 8), {"20000x8", "limit of 16384"});
+  check_image_refused("huge.jpg", jpeg_header(16000, 16000), {"16000x16000", "64 Mpx"});
+  // A PNG cut short after a valid header: stb's own error, with the file named.
+  std::vector<unsigned char> px(8 * 8, 100);
+  TempDir dir;
+  REQUIRE(stbi_write_png(dir.file("ok.png").c_str(), 8, 8, 1, px.data(), 8));
+  std::ifstream in(dir.file("ok.png"), std::ios::binary);
+  const std::string ok((std::istreambuf_iterator<char>(in)), {});
+  check_image_refused("cut.png", ok.substr(0, ok.size() - 20), {"cannot decode it as an image"});
+  // The same file whole decodes.
+  CHECK(load_image_file(dir.file("ok.png"), 4, 1).shape() == Shape{1, 1, 4, 4});
 }
 
 TEST_CASE("BatchLoader batches are a pure function of seed and index") {

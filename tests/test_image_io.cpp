@@ -152,6 +152,13 @@ TEST_CASE("load_npy rejects unsupported files with the file name") {
   rejects("sevendims.npy",
           npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 1, 1, 1, 1, 1), }", bytes_of<float>({1})),
           "7 dims");
+  // One zero-sized dim beside huge ones: 0 bytes of data, but strides beyond int64.
+  rejects("zerohuge.npy",
+          npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 99999999999999, 99999999999999), }", ""),
+          "more than 2^48 elements");
+  rejects("huge.npy",
+          npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (999999999999999, 999999999999999), }", ""),
+          "more than 2^48 elements");
   check_throws_with_all<std::runtime_error>([&] { load_npy(dir.file("absent.npy")); }, {"absent.npy", "no such file"});
 }
 

@@ -390,7 +390,12 @@ TEST_CASE("safetensors refuses bad tensor entries") {
       {R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", f32x2,
        "needs 12 bytes, but data_offsets [0, 8] hold 8"},
       {R"({"a":{"dtype":"F64","shape":[1099511627776,1099511627776,1099511627776],"data_offsets":[0,8]}})", f32x2,
-       "needs more than 2^64 bytes"},
+       "more than 2^48 elements"},
+      // A zero-sized dim beside huge ones holds 0 bytes, but its strides would overflow int64.
+      {R"({"a":{"dtype":"F32","shape":[0,4294967296,4294967296],"data_offsets":[0,0]}})", "",
+       "more than 2^48 elements (counting zero-sized dims as 1)"},
+      {R"({"a":{"dtype":"F32","shape":[9223372036854775807,0],"data_offsets":[0,0]}})", "",
+       "more than 2^48 elements"},
       {R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
        R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
        std::string(12, '\0'), R"(tensors "a" and "b" overlap)"},

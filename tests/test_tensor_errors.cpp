@@ -194,6 +194,18 @@ TEST_CASE("an undefined tensor throws instead of crashing") {
   expect_any([&] { (void)u.item(); }, {});
 }
 
+TEST_CASE("a shape whose strides or size would overflow int64 is refused before allocating") {
+  expect_invalid([] { Tensor::empty({2, -3}); }, {"empty", "[2, -3]", "negative size in dim 1"});
+  // A zero-sized dim holds no bytes, but the strides of the others would still overflow.
+  expect_invalid([] { Tensor::empty({0, int64_t(1) << 40, int64_t(1) << 40}); }, {"empty", "more than 2^48 elements"});
+  expect_invalid([] { zeros({int64_t(1) << 30, int64_t(1) << 30}); }, {"more than 2^48 elements"});
+  expect_invalid([] { check_shape({3037000500, 3037000500, 3}, "reader"); }, {"reader: shape", "more than 2^48"});
+  expect_invalid([] { check_shape({1, 1, 1, 1, 1, 1, 1}, "reader"); }, {"reader: shape", "7 dims, at most 6"});
+  CHECK(shape_problem({0, int64_t(1) << 47, 2}) == "");  // exactly 2^48 counting the 0 as 1
+  CHECK(shape_problem({}) == "");
+  CHECK(Tensor::empty({0, int64_t(1) << 24, int64_t(1) << 24}).numel() == 0);
+}
+
 TEST_CASE("ops on tensors with more than 6 dims throw or compute correctly but never corrupt memory") {
   try {
     Tensor x = ones({1, 2, 1, 2, 1, 2, 3});
