@@ -2,14 +2,27 @@
 #include "tensor/allocator.hpp"
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <new>
 
 namespace ddpm {
 
+namespace {
+std::string gib(size_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f GiB", double(bytes) / double(size_t(1) << 30));
+  return text;
+}
+}  // namespace
+
+OutOfMemory::OutOfMemory(size_t requested_bytes, size_t live_bytes)
+    : message_("out of memory: a tensor of " + gib(requested_bytes) + " could not be allocated (live tensors hold " +
+               gib(live_bytes) + "); use a smaller batch or image size") {}
+
 size_t CachingAllocator::round_size(size_t nbytes) {
   if (nbytes == 0) nbytes = 1;
-  if (nbytes > SIZE_MAX / 2) throw std::bad_alloc();  // rounding up must not wrap to a small block
+  if (nbytes > SIZE_MAX / 2) throw OutOfMemory(nbytes, 0);  // rounding up must not wrap to a small block
   size_t unit = nbytes <= (size_t(1) << 20) ? 512 : (size_t(2) << 20);
   return (nbytes + unit - 1) / unit * unit;
 }
@@ -38,7 +51,7 @@ void* CachingAllocator::allocate(size_t nbytes) {
       release_cached_blocks();
       p = raw_alloc_(size);
     }
-    if (!p) throw std::bad_alloc();
+    if (!p) throw OutOfMemory(size, stats_.allocated_bytes);
     stats_.system_allocations += 1;
   }
   live_blocks_[p] = size;

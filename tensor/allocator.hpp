@@ -5,9 +5,22 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <new>
+#include <string>
 #include <unordered_map>
 
 namespace ddpm {
+
+// What an allocator throws when the system refuses a block: a std::bad_alloc that says how much was
+// asked for and how much live tensors already hold, so "std::bad_alloc" is never the whole story.
+class OutOfMemory : public std::bad_alloc {
+ public:
+  OutOfMemory(size_t requested_bytes, size_t live_bytes);
+  const char* what() const noexcept override { return message_.c_str(); }
+
+ private:
+  std::string message_;
+};
 
 struct AllocatorStats {
   size_t allocated_bytes = 0;      // held by live tensors

@@ -119,6 +119,17 @@ TEST_CASE("a caching allocator returns its cache and retries when the system is 
   CHECK_THROWS_AS(a.allocate(100), std::bad_alloc);
   CHECK(a.stats().system_allocations == 0);
   CHECK(a.stats().allocated_bytes == 0);
+  // The message says what was asked for, not just "std::bad_alloc".
+  try {
+    a.allocate(size_t(3) << 30);
+    FAIL("no throw");
+  } catch (const std::bad_alloc& e) {
+    CHECK(std::string(e.what()).find("out of memory: a tensor of 3.00 GiB") != std::string::npos);
+  }
+  // A request so large that rounding it up would wrap around to a small block is refused.
+  CachingAllocator b(counting_alloc, counting_free);
+  CHECK_THROWS_AS(b.allocate(SIZE_MAX - 10), std::bad_alloc);
+  CHECK(b.stats().system_allocations == 0);
 }
 
 TEST_CASE("a free that throws in empty_cache never frees a block twice on the next call") {
