@@ -3,8 +3,10 @@
 #include "diffusion/unet.hpp"
 
 #include <cmath>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 
 #include "nn/init.hpp"
 
@@ -42,10 +44,23 @@ std::vector<int64_t> split_ints(const std::string& key, const std::string& s) {
 
 void UNetConfig::validate() const {
   auto fail = [](const std::string& what) { throw std::invalid_argument("UNetConfig: " + what); };
+  // Sizes far beyond any real model are refused first (they come from files, too): every product of
+  // them below stays far inside int64.
+  const std::pair<const char*, int64_t> limits[] = {
+      {"in_channels", 1024}, {"out_channels", 1024},     {"ch", 65536},          {"num_res_blocks", 1024},
+      {"groups", 65536},     {"resolution", 65536},      {"num_classes", 1 << 24}};
+  const int64_t values[] = {in_channels, out_channels, ch, num_res_blocks, groups, resolution, num_classes};
+  for (size_t i = 0; i < std::size(values); ++i)
+    if (values[i] > limits[i].second)
+      fail(std::string(limits[i].first) + " is " + std::to_string(values[i]) + ", above the limit of " +
+           std::to_string(limits[i].second));
+  for (int64_t m : ch_mult)
+    if (m > 1024) fail("ch_mult has " + std::to_string(m) + ", above the limit of 1024");
   if (in_channels < 1) fail("in_channels is " + std::to_string(in_channels) + ", expected >= 1");
   if (out_channels < 0) fail("out_channels is " + std::to_string(out_channels) + ", expected >= 1 (0: in_channels)");
   if (ch < 1 || ch % 2 != 0 || ch < 4) fail("ch is " + std::to_string(ch) + ", expected an even number >= 4");
   if (ch_mult.empty()) fail("ch_mult is empty, expected at least one level");
+  if (ch_mult.size() > 16) fail("ch_mult has " + std::to_string(ch_mult.size()) + " levels, at most 16 are supported");
   for (int64_t m : ch_mult)
     if (m < 1) fail("ch_mult has " + std::to_string(m) + ", expected every multiplier >= 1");
   if (num_res_blocks < 1) fail("num_res_blocks is " + std::to_string(num_res_blocks) + ", expected >= 1");
@@ -87,6 +102,19 @@ void UNetConfig::validate() const {
       fail("attn_resolutions (--attn-res) has " + std::to_string(r) + ", a resolution the network never has (" +
            have + ")");
   }
+}
+
+double UNetConfig::min_parameters() const {
+  const double temb = 4.0 * double(ch);
+  double n = temb * temb + double(num_classes > 0 ? num_classes + 1 : 0) * temb;  // temb2, class_emb
+  for (int64_t m : ch_mult) {
+    // A 3x3 conv of w -> w channels at each level: down num_res_blocks conv2s, up num_res_blocks + 1
+    // ResBlocks whose conv1 (w + skip -> w) and conv2 are at least that.
+    const double w = double(ch) * double(m);
+    n += 9.0 * w * w * (3.0 * double(num_res_blocks) + 2.0);
+  }
+  const double top = double(ch) * double(ch_mult.back());
+  return n + 4.0 * 9.0 * top * top;  // the middle's two ResBlocks
 }
 
 std::map<std::string, std::string> UNetConfig::to_metadata() const {

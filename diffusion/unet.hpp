@@ -36,6 +36,11 @@ struct UNetConfig {
   // (unet.out_channels and unet.num_classes are optional there: checkpoints from before they existed
   // output in_channels and are unconditional; num_classes is written only when > 0.)
   static UNetConfig from_metadata(const std::map<std::string, std::string>& metadata);
+  // A lower bound on the network's parameter count (the 3x3 convs of the down path's ResBlocks and the
+  // class table), computed without building it: a file whose metadata describes a U-Net needs at least
+  // this many weights, so a damaged or hostile file cannot make us build a network far larger than
+  // the tensors it holds (load_model_checkpoint checks it). In double: it cannot overflow.
+  double min_parameters() const;
   int64_t output_channels() const { return out_channels > 0 ? out_channels : in_channels; }
   bool class_conditional() const { return num_classes > 0; }
   int64_t null_class() const { return num_classes; }  // the label of "no class" (classifier-free guidance)

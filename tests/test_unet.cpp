@@ -99,6 +99,14 @@ TEST_CASE("unet presets have the spec parameter counts") {
   CHECK(UNet(unet_preset("tiny")).num_parameters() == 267313);
   CHECK(UNet(unet_preset("small")).num_parameters() == 1623169);
   CHECK(UNet(unet_preset("cifar10")).num_parameters() == 35746307);
+  // The bound a checkpoint's weights are checked against before its network is built: below the
+  // real count, and of the same order.
+  for (const std::string& name : unet_preset_names()) {
+    CAPTURE(name);
+    const double real = double(UNet(unet_preset(name)).num_parameters());
+    CHECK(unet_preset(name).min_parameters() <= real);
+    CHECK(unet_preset(name).min_parameters() >= real / 2);
+  }
   CHECK(unet_preset_names() == std::vector<std::string>{"tiny", "small", "cifar10"});
   UNetConfig cifar = unet_preset("cifar10");
   CHECK(cifar.in_channels == 3);
@@ -327,6 +335,12 @@ TEST_CASE("unet bad configs throw naming the problem") {
   bad([](UNetConfig& c) { c.dropout = 1.0; }, "dropout");
   bad([](UNetConfig& c) { c.upsample = "bilinear"; }, "upsample");
   bad([](UNetConfig& c) { c.attn_resolutions = {12}; }, "a resolution the network never has (32, 16, 8)");
+  // Sizes from a damaged file: refused before any product of them can overflow or a layer is built.
+  bad([](UNetConfig& c) { c.ch = int64_t(1) << 40; }, "ch is 1099511627776, above the limit of 65536");
+  bad([](UNetConfig& c) { c.ch_mult = {1, int64_t(1) << 50}; }, "above the limit of 1024");
+  bad([](UNetConfig& c) { c.num_res_blocks = 1000000000; }, "num_res_blocks is 1000000000, above the limit");
+  bad([](UNetConfig& c) { c.ch_mult = std::vector<int64_t>(70, 1); }, "70 levels, at most 16");  // 1 << 69 was UB
+  bad([](UNetConfig& c) { c.num_classes = int64_t(1) << 40; }, "num_classes");
   // The level widths 8 and 24 split into min(32, width) groups, but the up path's concatenation
   // 24 + 24 = 48 does not split into 32: validate() follows the up path too, before any layer is built.
   UNetConfig c;
