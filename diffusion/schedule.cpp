@@ -38,7 +38,9 @@ std::string to_string(BetaSchedule s) {
 }
 
 std::vector<double> make_betas(BetaSchedule s, int64_t T, double beta_start, double beta_end) {
-  if (T < 1) throw std::invalid_argument("make_betas: T is " + std::to_string(T) + ", expected T >= 1");
+  if (T < 1 || T > kMaxTimesteps)
+    throw std::invalid_argument("make_betas: T is " + std::to_string(T) + ", expected T >= 1 and at most " +
+                                std::to_string(kMaxTimesteps));
   if (!(beta_start > 0.0 && beta_start <= beta_end && beta_end < 1.0))
     throw std::invalid_argument("make_betas: beta_start " + std::to_string(beta_start) + ", beta_end " +
                                 std::to_string(beta_end) + ": expected 0 < beta_start <= beta_end < 1");

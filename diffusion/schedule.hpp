@@ -13,7 +13,11 @@ enum class BetaSchedule { Linear, Cosine, Quadratic };
 BetaSchedule parse_beta_schedule(const std::string& name);
 std::string to_string(BetaSchedule s);
 
-// The T betas of a schedule, float64. Validates T >= 1 and 0 < beta_start <= beta_end < 1.
+// The most diffusion steps a schedule may have (the paper uses 1000, improved DDPM 4000): T comes from
+// files and options, and each step costs tables of doubles.
+constexpr int64_t kMaxTimesteps = 1'000'000;
+
+// The T betas of a schedule, float64. Validates 1 <= T <= kMaxTimesteps and 0 < beta_start <= beta_end < 1.
 //   linear:    linspace(beta_start, beta_end, T)                   (the paper: 1e-4 .. 0.02, T = 1000)
 //   quadratic: linspace(sqrt(beta_start), sqrt(beta_end), T)^2     (the DDPM / DDIM codebases)
 //   cosine:    1 - abar(t+1)/abar(t), abar(t) = cos((t/T + s)/(1 + s) * pi/2)^2, s = 0.008, capped

@@ -307,6 +307,9 @@ TEST_CASE("bad schedule and forward process inputs throw with messages") {
   check_throws_with_all<std::invalid_argument>([] { parse_objective("noise"); }, {"noise", "eps", "x0", "v"});
   check_throws_with_all<std::invalid_argument>([] { parse_variance("large"); }, {"large", "beta", "beta-tilde"});
   check_throws_with<std::invalid_argument>([] { make_betas(BetaSchedule::Linear, 0); }, "T >= 1");
+  // T comes from checkpoints too: a huge one is refused before its tables are allocated.
+  check_throws_with<std::invalid_argument>([] { make_betas(BetaSchedule::Linear, int64_t(1) << 50); },
+                                           "at most 1000000");
   check_throws_with<std::invalid_argument>([] { make_betas(BetaSchedule::Linear, 10, 0.02, 0.01); }, "beta_start <= beta_end");
   check_throws_with<std::invalid_argument>([] { make_betas(BetaSchedule::Linear, 10, 0.0, 0.01); }, "0 < beta_start");
   check_throws_with<std::invalid_argument>([] { make_betas(BetaSchedule::Quadratic, 10, 0.1, 1.0); }, "beta_end < 1");
